@@ -1,0 +1,37 @@
+# gotransformers — common tasks. `make test` is what CI runs.
+SHARED ?= ../shared
+GO ?= go
+
+.PHONY: all build test test-purego fixtures bench lint fuzz parity
+
+all: build test
+
+build:
+	CGO_ENABLED=0 $(GO) build ./...
+
+# fixtures copies the reference fixtures from ../shared/parity into parity/testdata (committed, so a
+# fresh clone stands alone). Expected values are never edited.
+fixtures:
+	rm -rf parity/testdata
+	mkdir -p parity/testdata
+	cp -R $(SHARED)/parity/. parity/testdata/
+	chmod -R u+w parity/testdata
+
+test:
+	CGO_ENABLED=0 $(GO) test ./...
+
+test-purego:
+	CGO_ENABLED=0 $(GO) test -tags purego ./...
+
+parity:
+	$(GO) run ./cmd/parity parity/testdata
+
+bench:
+	$(GO) run ./cmd/bench gemm
+
+lint:
+	gofmt -l . | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+
+fuzz:
+	@echo "see docs/security.md"
