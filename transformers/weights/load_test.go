@@ -1,0 +1,27 @@
+package weights
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const fixtures = "../../parity/testdata"
+
+func TestLoadFixtures(t *testing.T) {
+	for _, dir := range []string{"blip2-opt", "blip2-opt-legacy-fp16", "blip2-flan-t5", "opt", "flan-t5"} {
+		t.Run(dir, func(t *testing.T) {
+			sd, err := LoadStateDict(filepath.Join(fixtures, dir))
+			require.NoError(t, err)
+			defer sd.Close()
+			require.NotZero(t, sd.Len())
+			for _, k := range sd.Keys() {
+				w, ok := sd.Get(k)
+				require.True(t, ok)
+				require.False(t, w.ShapeOnly(), k)
+				require.Equal(t, w.Numel(), max(len(w.F32), len(w.Half)), k)
+			}
+		})
+	}
+}
