@@ -474,3 +474,23 @@ func f64(x []float32) []float64 {
 	}
 	return out
 }
+
+// TestGEMMBlocking crosses every blocking boundary (K > kcBlk, N > ncBlk, M > mcBlk) and both
+// parallel split directions.
+func TestGEMMBlocking(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	for _, s := range [][3]int{{150, 600, 2100}, {700, 300, 20}, {9, 2600, 40}} {
+		m, k, n := s[0], s[1], s[2]
+		x := randT(r, m, k)
+		wt := randT(r, n, k)
+		for _, dt := range []DType{F32, BF16} {
+			w := weightAs(wt, dt)
+			got := Linear(x, w, nil)
+			assertClose(t, "Linear big", got.Data, naiveMatMul(x.Data, wt.Data, 1, m, n, k, false, true), 1e-4*math.Sqrt(float64(k)))
+		}
+		b := randT(r, k, n)
+		got := MatMul(x, b)
+		assertClose(t, "MatMul big", got.Data, naiveMatMul(x.Data, b.Data, 1, m, n, k, false, false), 1e-4*math.Sqrt(float64(k)))
+	}
+	t.Logf("AVX2 kernels: %v", hasAVX2)
+}

@@ -1,0 +1,30 @@
+//go:build amd64 && !purego
+
+package tensor
+
+// cpuid executes CPUID with the given leaf and sub-leaf.
+func cpuid(leaf, sub uint32) (eax, ebx, ecx, edx uint32)
+
+// xgetbv reads XCR0.
+func xgetbv() (eax, edx uint32)
+
+// detectAVX2 reports whether the CPU and the OS support AVX2, FMA and F16C (the assembly kernels).
+func detectAVX2() bool {
+	maxLeaf, _, _, _ := cpuid(0, 0)
+	if maxLeaf < 7 {
+		return false
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const fma, osxsave, avx, f16c = 1 << 12, 1 << 27, 1 << 28, 1 << 29
+	if ecx1&(fma|osxsave|avx|f16c) != fma|osxsave|avx|f16c {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&6 != 6 { // XMM and YMM state enabled by the OS
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<5) != 0
+}
+
+// hasAVX2 is fixed at start-up (read-only afterwards).
+var hasAVX2 = detectAVX2()

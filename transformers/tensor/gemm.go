@@ -1,0 +1,256 @@
+package tensor
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Blocking of the packed GEMM (BLIS loop order): an A block of mcBlk x kcBlk stays in L2, a B
+// micro-panel of kcBlk x 16 in L1, a B block of kcBlk x ncBlk in L3.
+const (
+	mr     = 6
+	nr     = 16
+	kcBlk  = 256
+	mcBlk  = 144
+	ncBlk  = 2048
+	gemvMx = 4 // Linear with at most this many rows streams the weight (GEMV path)
+)
+
+// matB is the B operand of a GEMM: [K, N] row-major, or [N, K] row-major when trans (the layout of
+// Linear weights and of MatMulT's second operand); float32 or raw half bits.
+type matB struct {
+	dt    DType
+	f32   []float32
+	half  []uint16
+	ld    int // row stride in elements
+	trans bool
+}
+
+// sub returns the view of columns [n0, ...) of B.
+func (b matB) sub(n0 int) matB {
+	off := n0
+	if b.trans {
+		off = n0 * b.ld
+	}
+	if b.dt == F32 {
+		b.f32 = b.f32[off:]
+	} else {
+		b.half = b.half[off:]
+	}
+	return b
+}
+
+// gemmBufs are one worker's packing buffers.
+type gemmBufs struct {
+	a, b, tmp []float32
+}
+
+// bufPool recycles packing buffers between calls (a free list; it holds no state that affects
+// results).
+var bufPool = sync.Pool{New: func() any {
+	return &gemmBufs{
+		a:   make([]float32, mcBlk*kcBlk),
+		b:   make([]float32, kcBlk*ncBlk),
+		tmp: make([]float32, nr*kcBlk),
+	}
+}}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// packA packs rows [0, mc) x cols [pc, pc+kc) of A (stride lda) into panels of mr rows, k-major,
+// zero-padded to a multiple of mr rows.
+func packA(dst, a []float32, lda, mc, pc, kc int) {
+	for i0 := 0; i0 < mc; i0 += mr {
+		p := dst[i0*kc : (i0+mr)*kc]
+		rows := min(mr, mc-i0)
+		if rows < mr {
+			clear(p)
+		}
+		for i := range rows {
+			src := a[(i0+i)*lda+pc : (i0+i)*lda+pc+kc]
+			for q, v := range src {
+				p[q*mr+i] = v
+			}
+		}
+	}
+}
+
+// packB packs cols [0, nc) x rows [pc, pc+kc) of B into panels of nr columns, k-major, zero-padded
+// to a multiple of nr columns. tmp holds nr*kc floats.
+func packB(dst []float32, b matB, pc, kc, nc int, tmp []float32) {
+	for j0 := 0; j0 < nc; j0 += nr {
+		p := dst[j0*kc : (j0+nr)*kc]
+		cols := min(nr, nc-j0)
+		if cols < nr {
+			clear(p)
+		}
+		if !b.trans {
+			for q := range kc {
+				row := (pc + q) * b.ld
+				d := p[q*nr : q*nr+cols]
+				if b.dt == F32 {
+					copy(d, b.f32[row+j0:row+j0+cols])
+				} else {
+					widenHalf(d, b.half[row+j0:row+j0+cols], b.dt)
+				}
+			}
+			continue
+		}
+		for j := range cols {
+			off := (j0+j)*b.ld + pc
+			var src []float32
+			if b.dt == F32 {
+				src = b.f32[off : off+kc]
+			} else {
+				src = tmp[:kc]
+				widenHalf(src, b.half[off:off+kc], b.dt)
+			}
+			for q, v := range src {
+				p[q*nr+j] = v
+			}
+		}
+	}
+}
+
+// gemmSerial computes C[m, n] (stride ldc) = A[m, k] (stride lda) · B (+ C when accumulate) on the
+// calling goroutine.
+func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, bufs *gemmBufs) {
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := range m {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	var edge [mr * nr]float32
+	for jc := 0; jc < n; jc += ncBlk {
+		nc := min(ncBlk, n-jc)
+		for pc := 0; pc < k; pc += kcBlk {
+			kc := min(kcBlk, k-pc)
+			acc := accumulate || pc > 0
+			packB(bufs.b, b.sub(jc), pc, kc, nc, bufs.tmp)
+			for ic := 0; ic < m; ic += mcBlk {
+				mc := min(mcBlk, m-ic)
+				packA(bufs.a, a[ic*lda:], lda, mc, pc, kc)
+				for jr := 0; jr < nc; jr += nr {
+					bp := bufs.b[jr*kc : (jr+nr)*kc]
+					cols := min(nr, nc-jr)
+					for ir := 0; ir < mc; ir += mr {
+						ap := bufs.a[ir*kc : (ir+mr)*kc]
+						rows := min(mr, mc-ir)
+						co := (ic+ir)*ldc + jc + jr
+						if rows == mr && cols == nr {
+							kern6x16(kc, ap, bp, c[co:], ldc, acc)
+							continue
+						}
+						kern6x16(kc, ap, bp, edge[:], nr, false)
+						for i := range rows {
+							dst := c[co+i*ldc : co+i*ldc+cols]
+							src := edge[i*nr : i*nr+cols]
+							if acc {
+								for j, v := range src {
+									dst[j] += v
+								}
+							} else {
+								copy(dst, src)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// gemm computes C = A·B (+ C when accumulate), splitting the larger of M and N between up to
+// GOMAXPROCS goroutines when the product is large enough.
+func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool) {
+	workers := runtime.GOMAXPROCS(0)
+	if flops := m * n * k; flops < 1<<18 {
+		workers = 1
+	}
+	nb, mb := (n+nr-1)/nr, (m+mr-1)/mr
+	if workers > 1 && nb < 2 && mb < 2 {
+		workers = 1
+	}
+	if workers <= 1 {
+		bufs := bufPool.Get().(*gemmBufs)
+		gemmSerial(c, ldc, a, lda, b, m, n, k, accumulate, bufs)
+		bufPool.Put(bufs)
+		return
+	}
+	var wg sync.WaitGroup
+	splitN := nb >= mb || nb >= 2*workers
+	parts, unit, units := workers, nr, nb
+	if !splitN {
+		unit, units = mr, mb
+	}
+	parts = min(parts, units)
+	for w := range parts {
+		u0, u1 := units*w/parts, units*(w+1)/parts
+		lo, hi := u0*unit, u1*unit
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bufs := bufPool.Get().(*gemmBufs)
+			defer bufPool.Put(bufs)
+			if splitN {
+				hi = min(hi, n)
+				gemmSerial(c[lo:], ldc, a, lda, b.sub(lo), m, hi-lo, k, accumulate, bufs)
+			} else {
+				hi = min(hi, m)
+				gemmSerial(c[lo*ldc:], ldc, a[lo*lda:], lda, b, hi-lo, n, k, accumulate, bufs)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// kern6x16Go is the portable micro-kernel (same contract as the assembly one).
+func kern6x16Go(k int, a, b, c []float32, ldc int, acc bool) {
+	var t [mr * nr]float32
+	for p := range k {
+		bp := b[p*nr : p*nr+nr : p*nr+nr]
+		ap := a[p*mr : p*mr+mr : p*mr+mr]
+		for i, av := range ap {
+			row := t[i*nr : i*nr+nr : i*nr+nr]
+			for j, bv := range bp {
+				row[j] += av * bv
+			}
+		}
+	}
+	for i := range mr {
+		dst := c[i*ldc : i*ldc+nr]
+		src := t[i*nr : i*nr+nr]
+		if acc {
+			for j, v := range src {
+				dst[j] += v
+			}
+		} else {
+			copy(dst, src)
+		}
+	}
+}
+
+// widenHalfGo widens F16 or BF16 bits in pure Go.
+func widenHalfGo(dst []float32, src []uint16, dt DType) {
+	src = src[:len(dst)]
+	if dt == BF16 {
+		for i, h := range src {
+			dst[i] = BF16ToF32(h)
+		}
+		return
+	}
+	for i, h := range src {
+		dst[i] = F16ToF32(h)
+	}
+}

@@ -1,0 +1,90 @@
+//go:build amd64 && !purego
+
+package tensor
+
+import "unsafe"
+
+//go:noescape
+func kern6x16AVX2(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func widenBF16AVX2(dst *float32, src *uint16, n int)
+
+//go:noescape
+func widenF16AVX2(dst *float32, src *uint16, n int)
+
+// kern6x16 computes the 6x16 tile c (+)= a·b from packed panels (len(a) >= 6k, len(b) >= 16k,
+// c holds 6 rows of stride ldc).
+func kern6x16(k int, a, b, c []float32, ldc int, acc bool) {
+	if !hasAVX2 {
+		kern6x16Go(k, a, b, c, ldc, acc)
+		return
+	}
+	_ = a[6*k-1+boolInt(k == 0)]
+	_ = b[16*k-1+boolInt(k == 0)]
+	_ = c[5*ldc+15]
+	kern6x16AVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, boolInt(acc))
+}
+
+// widenHalf widens src (F16 or BF16 bits) into dst.
+func widenHalf(dst []float32, src []uint16, dt DType) {
+	n := min(len(dst), len(src))
+	if hasAVX2 && n >= 8 {
+		n8 := n &^ 7
+		if dt == BF16 {
+			widenBF16AVX2(unsafe.SliceData(dst), unsafe.SliceData(src), n8)
+		} else {
+			widenF16AVX2(unsafe.SliceData(dst), unsafe.SliceData(src), n8)
+		}
+		dst, src = dst[n8:n], src[n8:n]
+	}
+	widenHalfGo(dst, src, dt)
+}
+
+//go:noescape
+func gemv4x1F32(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
+
+//go:noescape
+func gemv4x2F32(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
+
+//go:noescape
+func gemv4x1BF16(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
+
+//go:noescape
+func gemv4x2BF16(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
+
+//go:noescape
+func gemv4x1F16(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
+
+//go:noescape
+func gemv4x2F16(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
+
+// gemv4asm runs the assembly GEMV kernel on the first k8 (a multiple of 8, > 0) columns.
+func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+	k := w.Shape[1]
+	_ = x0[k8-1]
+	_ = x1[k8-1]
+	px0, px1 := unsafe.SliceData(x0), unsafe.SliceData(x1)
+	if w.DType == F32 {
+		_ = w.F32[(j0+3)*k+k8-1]
+		pw := unsafe.Pointer(&w.F32[j0*k])
+		if nx == 2 {
+			gemv4x2F32(k8, px0, px1, pw, k, &res[0])
+		} else {
+			gemv4x1F32(k8, px0, px1, pw, k, &res[0])
+		}
+		return
+	}
+	_ = w.Half[(j0+3)*k+k8-1]
+	pw := unsafe.Pointer(&w.Half[j0*k])
+	switch {
+	case w.DType == BF16 && nx == 2:
+		gemv4x2BF16(k8, px0, px1, pw, k, &res[0])
+	case w.DType == BF16:
+		gemv4x1BF16(k8, px0, px1, pw, k, &res[0])
+	case nx == 2:
+		gemv4x2F16(k8, px0, px1, pw, k, &res[0])
+	default:
+		gemv4x1F16(k8, px0, px1, pw, k, &res[0])
+	}
+}

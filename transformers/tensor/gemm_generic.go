@@ -1,0 +1,13 @@
+//go:build !amd64 || purego
+
+package tensor
+
+const hasAVX2 = false
+
+func kern6x16(k int, a, b, c []float32, ldc int, acc bool) { kern6x16Go(k, a, b, c, ldc, acc) }
+
+func widenHalf(dst []float32, src []uint16, dt DType) { widenHalfGo(dst, src, dt) }
+
+func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+	panic("tensor: no assembly GEMV in this build")
+}

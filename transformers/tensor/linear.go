@@ -1,0 +1,157 @@
+package tensor
+
+// linear computes out[m, n] = x[m, k] · w[n, k]^T + bias[n].
+func linear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
+	if m <= gemvMx {
+		gemvLinear(out, x, w, bias, m, n, k)
+		return
+	}
+	acc := false
+	if bias != nil {
+		for i := range m {
+			copy(out[i*n:(i+1)*n], bias)
+		}
+		acc = true
+	}
+	gemm(out, n, x, k, weightB(w, k), m, n, k, acc)
+}
+
+func weightB(w *Weight, k int) matB {
+	return matB{dt: w.DType, f32: w.F32, half: w.Half, ld: k, trans: true}
+}
+
+// gemvLinear handles few rows: the weight is streamed once, 4 rows at a time, widened in registers.
+func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
+	// chunks of 4 weight rows; at least ~64 KiB of weight per goroutine
+	groups := (n + 3) / 4
+	minG := max(1, (1<<16)/max(1, 4*k*w.DType.Size()))
+	parallelFor(groups, minG, func(lo, hi int) {
+		var res [8]float32
+		for g := lo; g < hi; g++ {
+			j0 := g * 4
+			rows := min(4, n-j0)
+			for i := 0; i < m; i += 2 {
+				nx := min(2, m-i)
+				if rows == 4 {
+					gemv4(k, x[i*k:], x[min(i+1, m-1)*k:], w, j0, nx, &res)
+				} else {
+					for r := range nx {
+						for j := range rows {
+							res[r*4+j] = dotWeight(x[(i+r)*k:(i+r+1)*k], w, (j0+j)*k)
+						}
+					}
+				}
+				for r := range nx {
+					o := out[(i+r)*n+j0 : (i+r)*n+j0+rows]
+					for j := range o {
+						v := res[r*4+j]
+						if bias != nil {
+							v += bias[j0+j]
+						}
+						o[j] = v
+					}
+				}
+			}
+		}
+	})
+}
+
+// gemv4 computes res[r*4+j] = x_r · w[j0+j] for 4 weight rows and nx (1 or 2) input rows.
+func gemv4(k int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+	k8 := 0
+	if hasAVX2 {
+		k8 = k &^ 7
+	}
+	if k8 > 0 {
+		gemv4asm(k8, x0, x1, w, j0, nx, res)
+	} else {
+		clear(res[:])
+	}
+	if k8 == k {
+		return
+	}
+	var buf [4][8]float32
+	for j := range 4 {
+		off := (j0+j)*k + k8
+		for q := k8; q < k; q += 8 {
+			cnt := min(8, k-q)
+			wr := buf[j][:cnt]
+			w.WidenTo(wr, off+q-k8)
+			for r := range nx {
+				xr := x0
+				if r == 1 {
+					xr = x1
+				}
+				var s float32
+				for t, v := range wr {
+					s += xr[q+t] * v
+				}
+				res[r*4+j] += s
+			}
+		}
+	}
+}
+
+// dotWeight returns x · w[off : off+len(x)].
+func dotWeight(x []float32, w *Weight, off int) float32 {
+	if w.DType == F32 {
+		return dot(x, w.F32[off:off+len(x)])
+	}
+	var buf [256]float32
+	var s float32
+	for q := 0; q < len(x); q += len(buf) {
+		cnt := min(len(buf), len(x)-q)
+		w.WidenTo(buf[:cnt], off+q)
+		s += dot(x[q:q+cnt], buf[:cnt])
+	}
+	return s
+}
+
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// batchedGemm computes out[i] = a[i] · B_i for batch items (B_i = b[i] if bBatched else b), B [k, n]
+// or [n, k] when transB.
+func batchedGemm(out, a, b []float32, batch, m, n, k int, bBatched, transB bool) {
+	ld := n
+	if transB {
+		ld = k
+	}
+	item := func(i int, parallel bool) {
+		bm := b
+		if bBatched {
+			bm = b[i*k*n : (i+1)*k*n]
+		}
+		bb := matB{dt: F32, f32: bm, ld: ld, trans: transB}
+		o, ai := out[i*m*n:(i+1)*m*n], a[i*m*k:(i+1)*m*k]
+		if parallel {
+			gemm(o, n, ai, k, bb, m, n, k, false)
+			return
+		}
+		bufs := bufPool.Get().(*gemmBufs)
+		gemmSerial(o, n, ai, k, bb, m, n, k, false, bufs)
+		bufPool.Put(bufs)
+	}
+	if batch == 1 {
+		item(0, true)
+		return
+	}
+	parallelFor(batch, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			item(i, false)
+		}
+	})
+}
