@@ -3,6 +3,9 @@ package weights
 import (
 	"path/filepath"
 	"testing"
+	"unsafe"
+
+	"github.com/gotransformers/gotransformers/transformers/tensor"
 
 	"github.com/stretchr/testify/require"
 )
@@ -24,4 +27,19 @@ func TestLoadFixtures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// within reports whether a weight's storage lies inside data (a zero-copy view).
+func within(data []byte, w *tensor.Weight) bool {
+	var p uintptr
+	switch {
+	case len(w.F32) > 0:
+		p = uintptr(unsafe.Pointer(&w.F32[0]))
+	case len(w.Half) > 0:
+		p = uintptr(unsafe.Pointer(&w.Half[0]))
+	default:
+		return false
+	}
+	lo := uintptr(unsafe.Pointer(&data[0]))
+	return p >= lo && p < lo+uintptr(len(data))
 }
