@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/gotransformers/gotransformers/models/opt"
+	"github.com/gotransformers/gotransformers/models/t5"
 )
 
 // runLMForward runs a `lm_forward` case (FORMAT.md, "Case kinds"): OPTForCausalLM.forward or
@@ -42,6 +43,26 @@ func runLMForward(ctx context.Context, env *Env, c *Case) Result {
 		}
 		for i, h := range out.HiddenStates {
 			got[fmt.Sprintf("hidden_states.%d", i)] = h
+		}
+	case "T5ForConditionalGeneration":
+		v, err := env.Cache("lm_forward/t5", func() (any, error) { return t5.FromPretrained(ctx, env.Dir) })
+		if err != nil {
+			return Fail("load: %v", err)
+		}
+		out, err := v.(*t5.T5ForConditionalGeneration).Forward(ctx, &t5.Input{InputIDs: ids, AttentionMask: mask, Labels: labels, OutputHiddenStates: true})
+		if err != nil {
+			return Fail("forward: %v", err)
+		}
+		got["logits"] = out.Logits
+		if out.Loss != nil {
+			got["loss"] = out.Loss
+		}
+		got["encoder_last_hidden_state"] = out.EncoderLastHiddenState
+		for i, h := range out.DecoderHiddenStates {
+			got[fmt.Sprintf("decoder_hidden_states.%d", i)] = h
+		}
+		for i, h := range out.EncoderHiddenStates {
+			got[fmt.Sprintf("encoder_hidden_states.%d", i)] = h
 		}
 	default:
 		return Unsupported("lm_forward for model class %q", env.File.ModelClass)

@@ -1,0 +1,218 @@
+package t5
+
+import (
+	"math"
+	"runtime"
+	"sync"
+
+	"github.com/gotransformers/gotransformers/transformers/tensor"
+)
+
+// kvBuf holds the keys and values of one attention layer: k, v are [B, H, capacity, dh] with
+// positions [0, n) filled. Appending amortizes growth by doubling the capacity, so a decode step
+// copies only the new keys.
+type kvBuf struct {
+	k, v     []float32
+	b, h, dh int
+	capacity int
+	n        int
+}
+
+func newKV(b, h, dh, capacity int) *kvBuf {
+	capacity = max(capacity, 1)
+	return &kvBuf{
+		k: make([]float32, b*h*capacity*dh), v: make([]float32, b*h*capacity*dh),
+		b: b, h: h, dh: dh, capacity: capacity,
+	}
+}
+
+// grow reallocates to hold at least need positions.
+func (c *kvBuf) grow(need int) {
+	if need <= c.capacity {
+		return
+	}
+	nc := max(2*c.capacity, need, 16)
+	nk := make([]float32, c.b*c.h*nc*c.dh)
+	nv := make([]float32, c.b*c.h*nc*c.dh)
+	for r := 0; r < c.b*c.h; r++ {
+		copy(nk[r*nc*c.dh:r*nc*c.dh+c.n*c.dh], c.k[r*c.capacity*c.dh:r*c.capacity*c.dh+c.n*c.dh])
+		copy(nv[r*nc*c.dh:r*nc*c.dh+c.n*c.dh], c.v[r*c.capacity*c.dh:r*c.capacity*c.dh+c.n*c.dh])
+	}
+	c.k, c.v, c.capacity = nk, nv, nc
+}
+
+// appendKV stores new keys and values given in projection layout ([B, T, H*dh]) at positions
+// [n, n+T).
+func (c *kvBuf) appendKV(k, v *tensor.Tensor) {
+	// k, v: [B, T, H*dh]
+	t := k.Shape[1]
+	c.grow(c.n + t)
+	hd := c.h * c.dh
+	for b := 0; b < c.b; b++ {
+		for h := 0; h < c.h; h++ {
+			base := ((b*c.h+h)*c.capacity + c.n) * c.dh
+			for i := 0; i < t; i++ {
+				src := (b*t+i)*hd + h*c.dh
+				copy(c.k[base+i*c.dh:base+(i+1)*c.dh], k.Data[src:src+c.dh])
+				copy(c.v[base+i*c.dh:base+(i+1)*c.dh], v.Data[src:src+c.dh])
+			}
+		}
+	}
+	c.n += t
+}
+
+// reorder returns a buffer whose row i is row rows[i] of c (rows in range, checked by the caller).
+func (c *kvBuf) reorder(rows []int) *kvBuf {
+	out := newKV(len(rows), c.h, c.dh, c.capacity)
+	out.n = c.n
+	per := c.capacity * c.dh
+	for i, r := range rows {
+		for h := 0; h < c.h; h++ {
+			dst := (i*c.h + h) * per
+			src := (r*c.h + h) * per
+			copy(out.k[dst:dst+c.n*c.dh], c.k[src:src+c.n*c.dh])
+			copy(out.v[dst:dst+c.n*c.dh], c.v[src:src+c.n*c.dh])
+		}
+	}
+	return out
+}
+
+// attention computes, for every row b, head h and query i (T5 does not scale the scores),
+//
+//	out[b, i, h*dh:(h+1)*dh] = Σ_j softmax_j(q[b, i, h]·k[b, h, j] (+ bias[h, i, j])) v[b, h, j]
+//
+// over the kv.n keys, where keys with masked[(b*Tq+i)*Tk+j] get weight 0. A query whose keys are
+// all masked attends uniformly to every key: that is what transformers' eager attention does, where
+// the additive mask (finfo.min) absorbs the scores so that the row is constant.
+// q: [B, Tq, H*dh]; masked: [B, Tq, Tk] or nil; bias: [H, Tq, Tk] or nil. Returns [B, Tq, H*dh].
+func attention(q *tensor.Tensor, kv *kvBuf, masked []bool, bias []float32) *tensor.Tensor {
+	bsz, tq := q.Shape[0], q.Shape[1]
+	H, dh, tk := kv.h, kv.dh, kv.n
+	hd := H * dh
+	out := tensor.New(bsz, tq, hd)
+	parallelFor(bsz*H, func(lo, hi int) {
+		scores := make([]float32, tk)
+		acc := make([]float32, dh)
+		for bh := lo; bh < hi; bh++ {
+			b, h := bh/H, bh%H
+			kb := kv.k[bh*kv.capacity*dh:]
+			vb := kv.v[bh*kv.capacity*dh:]
+			for i := 0; i < tq; i++ {
+				qv := q.Data[(b*tq+i)*hd+h*dh : (b*tq+i)*hd+(h+1)*dh]
+				var mrow []bool
+				if masked != nil {
+					mrow = masked[(b*tq+i)*tk : (b*tq+i+1)*tk]
+				}
+				var brow []float32
+				if bias != nil {
+					brow = bias[(h*tq+i)*tk : (h*tq+i+1)*tk]
+				}
+				mx := float32(math.Inf(-1))
+				live := 0
+				for j := 0; j < tk; j++ {
+					if mrow != nil && mrow[j] {
+						continue
+					}
+					s := dot(qv, kb[j*dh:(j+1)*dh])
+					if brow != nil {
+						s += brow[j]
+					}
+					scores[j] = s
+					if s > mx {
+						mx = s
+					}
+					live++
+				}
+				for d := range acc {
+					acc[d] = 0
+				}
+				if live == 0 {
+					w := 1 / float32(tk)
+					for j := 0; j < tk; j++ {
+						axpy(acc, w, vb[j*dh:(j+1)*dh])
+					}
+				} else {
+					var sum float32
+					for j := 0; j < tk; j++ {
+						if mrow != nil && mrow[j] {
+							scores[j] = 0
+							continue
+						}
+						e := float32(math.Exp(float64(scores[j] - mx)))
+						scores[j] = e
+						sum += e
+					}
+					inv := 1 / sum
+					for j := 0; j < tk; j++ {
+						if scores[j] != 0 {
+							axpy(acc, scores[j]*inv, vb[j*dh:(j+1)*dh])
+						}
+					}
+				}
+				copy(out.Data[(b*tq+i)*hd+h*dh:], acc)
+			}
+		}
+	})
+	return out
+}
+
+func dot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+func axpy(dst []float32, a float32, x []float32) {
+	x = x[:len(dst)]
+	for i := range dst {
+		dst[i] += a * x[i]
+	}
+}
+
+// parallelFor runs f over [0, n) split into at most GOMAXPROCS contiguous chunks.
+func parallelFor(n int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	chunk := (n + workers - 1) / workers
+	var wg sync.WaitGroup
+	for lo := chunk; lo < n; lo += chunk {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			f(lo, hi)
+		}(lo, min(lo+chunk, n))
+	}
+	f(0, min(chunk, n))
+	wg.Wait()
+}
+
+// crossEntropy is torch.nn.CrossEntropyLoss(ignore_index=-100) with mean reduction over the rows
+// of logits [N, V] whose label is not -100 (NaN when every label is ignored, as in torch).
+func crossEntropy(logits []float32, v int, labels []int) float32 {
+	var total float64
+	n := 0
+	for r, l := range labels {
+		if l == -100 {
+			continue
+		}
+		row := logits[r*v : (r+1)*v]
+		total += float64(tensor.LogSumExp(row)) - float64(row[l])
+		n++
+	}
+	return float32(total / float64(n))
+}
