@@ -159,7 +159,7 @@ func BenchmarkShapeBinderOPT27(bm *testing.B) {
 	for bm.Loop() {
 		b := NewBinder(NewIndexStateDict(idx))
 		for i, k := range keys {
-			b.Pp(fmt.Sprint(i % 3)).Weight(k[len(k)-1:], 2560, 2560)
+			b.Pp(fmt.Sprint(i%3)).Weight(k[len(k)-1:], 2560, 2560)
 		}
 	}
 }
