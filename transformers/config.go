@@ -46,8 +46,9 @@ type Meta struct {
 	// Extra holds the unknown keys with their decoded JSON values (nil, bool, float64 or int64
 	// numbers, string, []any, map[string]any).
 	Extra map[string]any `json:"-"`
-	// intForm marks float-typed keys whose JSON value was an integer.
-	intForm map[string]bool
+	// numForm marks number keys written in the other JSON form: 'i' a float field given as an
+	// integer, 'f' an int field given as an integral float.
+	numForm map[string]byte
 }
 
 // PretrainedConfig holds the attributes every transformers configuration has: what
@@ -152,3 +153,7 @@ func IntPtr(v int) *int { return &v }
 
 // StrPtr returns a pointer to v (for nullable string attributes).
 func StrPtr(v string) *string { return &v }
+
+// Base returns c itself; model configs embedding PretrainedConfig get it as a promoted method, so
+// code holding any configuration can reach the common attributes.
+func (c *PretrainedConfig) Base() *PretrainedConfig { return c }

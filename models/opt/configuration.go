@@ -1,6 +1,12 @@
 package opt
 
-import "github.com/gotransformers/gotransformers/transformers"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/gotransformers/gotransformers/transformers"
+)
 
 // ModelType is the model_type of OPTConfig ("opt").
 const ModelType = "opt"
@@ -62,3 +68,86 @@ func NewOPTConfig() *OPTConfig {
 
 // ModelType returns "opt" (the class attribute model_type).
 func (c *OPTConfig) ModelType() string { return ModelType }
+
+// NewOPTConfigFromDict mirrors OPTConfig(**config_dict) (PretrainedConfig.from_dict): the keys of
+// m over the defaults, unknown keys kept. file names the source in errors. The result is validated.
+func NewOPTConfigFromDict(m map[string]any, file string) (*OPTConfig, error) {
+	c := NewOPTConfig()
+	if err := transformers.DecodeConfig(c, m, file, nil); err != nil {
+		return nil, fmt.Errorf("opt: %w", err)
+	}
+	// word_embed_proj_dim=None means hidden_size.
+	if v, ok := m["word_embed_proj_dim"]; !ok || v == nil {
+		c.WordEmbedProjDim = c.HiddenSize
+	}
+	if err := c.validate(file); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// OPTConfigFromPretrained mirrors OPTConfig.from_pretrained: config.json of a local folder (or a
+// path to the JSON file itself, or a hub repo id once the resolver supports it).
+func OPTConfigFromPretrained(ctx context.Context, nameOrPath string, opts ...transformers.Option) (*OPTConfig, error) {
+	m, path, err := transformers.LoadConfigDict(ctx, nameOrPath, transformers.ConfigName, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("opt: %w", err)
+	}
+	if err := transformers.CheckModelType(m, path, ModelType); err != nil {
+		return nil, fmt.Errorf("opt: %w", err)
+	}
+	return NewOPTConfigFromDict(m, path)
+}
+
+// Validate checks the sizes a model needs (positive, heads dividing hidden_size).
+func (c *OPTConfig) Validate() error { return c.validate("config") }
+
+func (c *OPTConfig) validate(file string) error {
+	for _, s := range []struct {
+		key      string
+		v, least int
+	}{
+		{"vocab_size", c.VocabSize, 1},
+		{"hidden_size", c.HiddenSize, 1},
+		{"num_hidden_layers", c.NumHiddenLayers, 0},
+		{"ffn_dim", c.FFNDim, 1},
+		{"max_position_embeddings", c.MaxPositionEmbeddings, 1},
+		{"word_embed_proj_dim", c.WordEmbedProjDim, 1},
+	} {
+		if err := transformers.CheckSize(file, s.key, s.v, s.least); err != nil {
+			return fmt.Errorf("opt: %w", err)
+		}
+	}
+	if err := transformers.CheckHeads(file, "hidden_size", c.HiddenSize, "num_attention_heads", c.NumAttentionHeads); err != nil {
+		return fmt.Errorf("opt: %w", err)
+	}
+	return nil
+}
+
+// ToDict mirrors OPTConfig.to_dict(): every attribute (defaults filled in), unknown keys,
+// model_type and transformers_version.
+func (c *OPTConfig) ToDict() map[string]any { return transformers.ConfigToDict(c, ModelType) }
+
+// ToDiffDict mirrors OPTConfig.to_diff_dict(): the attributes that differ from OPTConfig() or
+// PretrainedConfig() (plus transformers_version and model_type).
+func (c *OPTConfig) ToDiffDict() map[string]any {
+	return transformers.DiffDict(c.ToDict(), NewOPTConfig().ToDict())
+}
+
+// ToJSONString mirrors OPTConfig.to_json_string(use_diff): the exact string transformers writes.
+func (c *OPTConfig) ToJSONString(useDiff bool) string {
+	if useDiff {
+		return transformers.ToJSONString(c.ToDiffDict())
+	}
+	return transformers.ToJSONString(c.ToDict())
+}
+
+// SaveJSON mirrors to_json_file(path, use_diff) (written atomically).
+func (c *OPTConfig) SaveJSON(path string, useDiff bool) error {
+	return transformers.SaveJSON(path, c.ToJSONString(useDiff))
+}
+
+// SavePretrained mirrors save_pretrained(dir): dir/config.json with use_diff=True.
+func (c *OPTConfig) SavePretrained(dir string) error {
+	return c.SaveJSON(filepath.Join(dir, transformers.ConfigName), true)
+}

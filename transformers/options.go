@@ -1,0 +1,57 @@
+package transformers
+
+import "github.com/gotransformers/gotransformers/transformers/tensor"
+
+// LoadOptions are the options of every FromPretrained call (the keyword arguments of transformers'
+// from_pretrained that this port supports). Build them with NewLoadOptions and Options.
+type LoadOptions struct {
+	// DType is the storage type wanted for the weights (from_pretrained's torch_dtype); nil keeps
+	// the checkpoint's. Activations are float32 whatever it is.
+	DType *tensor.DType
+	// Revision is the hub revision (branch, tag or commit); "" means "main".
+	Revision string
+	// CacheDir is the hub cache folder; "" means the default (HF_HUB_CACHE, HF_HOME/hub,
+	// ~/.cache/huggingface/hub).
+	CacheDir string
+	// Offline forbids network access (local_files_only=True / HF_HUB_OFFLINE=1).
+	Offline bool
+	// Token is the hub access token; "" means the default (HF_TOKEN, the token file).
+	Token string
+	// Progress, when set, is called as downloads progress: file name, bytes done, total bytes
+	// (total < 0 when unknown).
+	Progress func(file string, done, total int64)
+}
+
+// Option sets one LoadOptions field (functional options).
+type Option func(*LoadOptions)
+
+// NewLoadOptions applies opts to zero LoadOptions.
+func NewLoadOptions(opts ...Option) *LoadOptions {
+	lo := &LoadOptions{}
+	for _, o := range opts {
+		if o != nil {
+			o(lo)
+		}
+	}
+	return lo
+}
+
+// WithDType asks for weights stored as d (torch_dtype=).
+func WithDType(d tensor.DType) Option { return func(o *LoadOptions) { o.DType = &d } }
+
+// WithRevision picks a hub revision (revision=).
+func WithRevision(rev string) Option { return func(o *LoadOptions) { o.Revision = rev } }
+
+// WithCacheDir sets the hub cache folder (cache_dir=).
+func WithCacheDir(dir string) Option { return func(o *LoadOptions) { o.CacheDir = dir } }
+
+// WithOffline forbids downloads (local_files_only=).
+func WithOffline(offline bool) Option { return func(o *LoadOptions) { o.Offline = offline } }
+
+// WithToken sets the hub token (token=).
+func WithToken(token string) Option { return func(o *LoadOptions) { o.Token = token } }
+
+// WithProgress sets a download progress callback.
+func WithProgress(fn func(file string, done, total int64)) Option {
+	return func(o *LoadOptions) { o.Progress = fn }
+}
