@@ -215,7 +215,7 @@ func TestTorchBadInput(t *testing.T) {
 func TestTorchNeverExecutes(t *testing.T) {
 	dir := t.TempDir()
 	marker := filepath.Join(dir, "pwned")
-	p := (&pw{}).op(0x80, 2).global("os", "system").str("touch " + marker).op(0x85, 'R', '.')
+	p := (&pw{}).op(0x80, 2).global("os", "system").str("touch "+marker).op(0x85, 'R', '.')
 	path := filepath.Join(dir, "pytorch_model.bin")
 	require.NoError(t, os.WriteFile(path, torchZip(t, p.b, nil, zip.Store, ""), 0o644))
 	_, err := LoadStateDict(dir)
