@@ -3,6 +3,7 @@ package blip2
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gotransformers/gotransformers/models/opt"
 	"github.com/gotransformers/gotransformers/models/t5"
@@ -22,6 +23,9 @@ type Blip2Parts struct {
 	LanguageProjection *nn.Linear // language_projection: [LM hidden, qformer hidden]
 	LanguageModel      LanguageModel
 	shapeOnly          bool
+	keys               []weights.KeyInfo  // this tree's state_dict entries, in module order
+	prefix             string             // the binder prefix the tree was built under ("" or "x.")
+	stateDict          *weights.StateDict // owned by FromPretrained models (Close)
 }
 
 // textHidden returns the width of the language model's input embeddings for a text config.
@@ -89,6 +93,14 @@ func newBlip2Parts(cfg *Blip2Config, b *weights.Binder) (*Blip2Parts, error) {
 			cfg.UseDecoderOnlyLanguageModel, cfg.TextConfig.ModelType())
 	}
 	p.shapeOnly = p.QueryTokens.ShapeOnly()
+	if p.prefix = b.Prefix(); p.prefix != "" {
+		p.prefix += "."
+	}
+	for _, k := range b.Keys() {
+		if strings.HasPrefix(k.Name, p.prefix) {
+			p.keys = append(p.keys, k)
+		}
+	}
 	return p, nil
 }
 

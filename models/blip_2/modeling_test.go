@@ -32,7 +32,7 @@ func tinyOPTBlip2Config() *Blip2Config {
 
 func loadTinyOPT(t *testing.T) *Blip2ForConditionalGeneration {
 	t.Helper()
-	sd, err := weights.LoadStateDict(filepath.Join(fixtures, "blip2-opt"))
+	sd, err := weights.LoadStateDict(filepath.Join(parityFixtures, "blip2-opt"))
 	require.NoError(t, err)
 	t.Cleanup(func() { sd.Close() })
 	b := weights.NewBinder(sd)

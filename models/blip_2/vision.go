@@ -177,6 +177,7 @@ type Blip2VisionModel struct {
 	Encoder       *Blip2Encoder
 	PostLayernorm *nn.LayerNorm
 	shapeOnly     bool
+	stateDict     *weights.StateDict // owned by VisionModelFromPretrained models (Close)
 }
 
 // VisionOptions are the optional arguments of Blip2VisionModel.Forward.

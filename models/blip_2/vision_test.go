@@ -12,7 +12,7 @@ import (
 	"github.com/gotransformers/gotransformers/transformers/weights"
 )
 
-const fixtures = "../../parity/testdata"
+const parityFixtures = "../../parity/testdata"
 
 // tinyVisionConfig is the vision_config of parity/testdata/blip2-opt (config.json diff over defaults).
 func tinyVisionConfig() *Blip2VisionConfig {
@@ -24,7 +24,7 @@ func tinyVisionConfig() *Blip2VisionConfig {
 // openExpected opens a fixture folder's expected.safetensors.
 func openExpected(t *testing.T, dir string) *weights.Safetensors {
 	t.Helper()
-	st, err := weights.OpenSafetensors(filepath.Join(fixtures, dir, "cases", "expected.safetensors"))
+	st, err := weights.OpenSafetensors(filepath.Join(parityFixtures, dir, "cases", "expected.safetensors"))
 	require.NoError(t, err)
 	t.Cleanup(func() { st.Close() })
 	return st
@@ -54,7 +54,7 @@ func requireClose(t *testing.T, name string, want, got *tensor.Tensor) {
 }
 
 func TestVisionModelMatchesFixture(t *testing.T) {
-	sd, err := weights.LoadStateDict(filepath.Join(fixtures, "blip2-opt"))
+	sd, err := weights.LoadStateDict(filepath.Join(parityFixtures, "blip2-opt"))
 	require.NoError(t, err)
 	defer sd.Close()
 	b := weights.NewBinder(sd)
