@@ -1,6 +1,12 @@
 package generation
 
-import "github.com/gotransformers/gotransformers/transformers"
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/gotransformers/gotransformers/transformers"
+)
 
 // GenerationConfig mirrors transformers' GenerationConfig (generation/configuration_utils.py,
 // transformers 4.45): every attribute with its default. Nullable attributes are pointers or `any`
@@ -113,4 +119,202 @@ func NewGenerationConfig() *GenerationConfig {
 		NumAssistantTokensSchedule: "heuristic",
 		GenerationKwargs:           map[string]any{},
 	}
+}
+
+// GenerationConfigName is the file name of a generation configuration
+// (transformers' GENERATION_CONFIG_NAME).
+const GenerationConfigName = "generation_config.json"
+
+// NewGenerationConfigFromDict mirrors GenerationConfig(**config_dict) (GenerationConfig.from_dict):
+// the keys of m over the defaults; unknown keys are kept unless _from_model_config is true (as in
+// Python, model-config keys are then dropped). The result is validated. file names the source in
+// errors.
+func NewGenerationConfigFromDict(m map[string]any, file string) (*GenerationConfig, error) {
+	c := NewGenerationConfig()
+	if err := transformers.DecodeConfig(c, m, file, nil); err != nil {
+		return nil, fmt.Errorf("generation: %w", err)
+	}
+	if c.FromModelConfig {
+		c.Extra = map[string]any{}
+	}
+	if err := c.validate(file); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// GenerationConfigFromPretrained mirrors GenerationConfig.from_pretrained: generation_config.json
+// of a local folder (or a path to the JSON file itself, or a hub repo id once the resolver supports
+// it).
+func GenerationConfigFromPretrained(ctx context.Context, nameOrPath string, opts ...transformers.Option) (*GenerationConfig, error) {
+	m, path, err := transformers.LoadConfigDict(ctx, nameOrPath, GenerationConfigName, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("generation: %w", err)
+	}
+	return NewGenerationConfigFromDict(m, path)
+}
+
+// ModelConfig is what FromModelConfig needs of a model configuration: its to_dict().
+type ModelConfig interface {
+	ToDict() map[string]any
+}
+
+// FromModelConfig mirrors GenerationConfig.from_model_config(model_config): the model config's
+// non-null attributes over the defaults with _from_model_config=True, then, for a "decoder",
+// "generator" or "text_config" sub-config (BLIP-2's language model), each generation attribute still
+// at its default takes the sub-config's value.
+func FromModelConfig(mc ModelConfig) (*GenerationConfig, error) {
+	if mc == nil {
+		return nil, fmt.Errorf("generation: FromModelConfig: nil model config")
+	}
+	cd := mc.ToDict()
+	delete(cd, "_from_model_config")
+	d := make(map[string]any, len(cd))
+	for k, v := range cd {
+		if v != nil {
+			d[k] = v
+		}
+	}
+	d["_from_model_config"] = true
+	gc, err := NewGenerationConfigFromDict(d, "model config")
+	if err != nil {
+		return nil, err
+	}
+	def := NewGenerationConfig().ToDict()
+	for _, name := range []string{"decoder", "generator", "text_config"} {
+		dec, ok := d[name].(map[string]any)
+		if !ok {
+			continue
+		}
+		cur := gc.ToDict()
+		for attr, v := range cur {
+			dv, inDec := dec[attr]
+			if !inDec || !transformers.PyEqual(v, def[attr]) {
+				continue
+			}
+			if err := transformers.DecodeConfig(gc, map[string]any{attr: dv}, "model config: "+name, nil); err != nil {
+				return nil, fmt.Errorf("generation: %w", err)
+			}
+		}
+	}
+	if err := gc.validate("model config"); err != nil {
+		return nil, err
+	}
+	return gc, nil
+}
+
+// Update mirrors GenerationConfig.update(**kwargs): sets the attributes named in kwargs, validates,
+// and returns the keys that are not attributes.
+func (c *GenerationConfig) Update(kwargs map[string]any) (map[string]any, error) {
+	known := map[string]any{}
+	unused := map[string]any{}
+	fields := c.ToDict()
+	for k, v := range kwargs {
+		if _, ok := fields[k]; ok && k != "transformers_version" {
+			known[k] = v
+		} else {
+			unused[k] = v
+		}
+	}
+	if err := transformers.DecodeConfig(c, known, "update", nil); err != nil {
+		return nil, fmt.Errorf("generation: %w", err)
+	}
+	if err := c.validate("update"); err != nil {
+		return nil, err
+	}
+	return unused, nil
+}
+
+// Validate mirrors the checks of GenerationConfig.validate that raise in transformers 4.45.
+func (c *GenerationConfig) Validate() error { return c.validate("generation config") }
+
+func (c *GenerationConfig) validate(file string) error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("generation: %s: key %q: %s: %w", file, key, fmt.Sprintf(format, args...), transformers.ErrInvalidConfig)
+	}
+	switch v := c.EarlyStopping.(type) {
+	case bool:
+	case string:
+		if v != "never" {
+			return bad("early_stopping", "%q; want true, false or \"never\"", v)
+		}
+	default:
+		return bad("early_stopping", "%v; want true, false or \"never\"", v)
+	}
+	if c.MaxNewTokens != nil && *c.MaxNewTokens <= 0 {
+		return bad("max_new_tokens", "%d must be greater than 0", *c.MaxNewTokens)
+	}
+	if c.MaxLength < 0 || c.MaxLength > transformers.MaxConfigSize {
+		return bad("max_length", "%d is out of range", c.MaxLength)
+	}
+	if c.MinLength < 0 {
+		return bad("min_length", "%d is negative", c.MinLength)
+	}
+	if c.NumBeams < 1 {
+		return bad("num_beams", "%d must be >= 1", c.NumBeams)
+	}
+	if c.NumBeamGroups < 1 {
+		return bad("num_beam_groups", "%d must be >= 1", c.NumBeamGroups)
+	}
+	if c.NumBeams > 1 && (c.DiversityPenalty != 0 || c.NumBeamGroups != 1) {
+		if c.NumBeamGroups > c.NumBeams || c.NumBeams%c.NumBeamGroups != 0 {
+			return bad("num_beam_groups", "%d must divide num_beams %d", c.NumBeamGroups, c.NumBeams)
+		}
+	}
+	if c.NumReturnSequences < 1 {
+		return bad("num_return_sequences", "%d must be >= 1", c.NumReturnSequences)
+	}
+	if c.NumReturnSequences != 1 {
+		if c.NumBeams == 1 && !c.DoSample {
+			return bad("num_return_sequences", "greedy search without beams does not support num_return_sequences %d (set num_beams or do_sample)", c.NumReturnSequences)
+		}
+		if c.NumBeams > 1 && c.NumReturnSequences > c.NumBeams {
+			return bad("num_return_sequences", "%d must be <= num_beams %d", c.NumReturnSequences, c.NumBeams)
+		}
+	}
+	if c.TopK < 0 {
+		return bad("top_k", "%d is negative", c.TopK)
+	}
+	return nil
+}
+
+// ToDict mirrors GenerationConfig.to_dict(): every attribute, the unknown keys and
+// transformers_version.
+func (c *GenerationConfig) ToDict() map[string]any {
+	d := transformers.EncodeFields(c)
+	d["transformers_version"] = transformers.TransformersVersion
+	return d
+}
+
+// ToDiffDict mirrors GenerationConfig.to_diff_dict(): the attributes that differ from
+// GenerationConfig(), plus transformers_version.
+func (c *GenerationConfig) ToDiffDict() map[string]any {
+	def := NewGenerationConfig().ToDict()
+	out := map[string]any{}
+	for k, v := range c.ToDict() {
+		dv, ok := def[k]
+		if !ok || k == "transformers_version" || !transformers.PyEqual(v, dv) {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// ToJSONString mirrors GenerationConfig.to_json_string(use_diff) (note: transformers' default is
+// use_diff=True).
+func (c *GenerationConfig) ToJSONString(useDiff bool) string {
+	if useDiff {
+		return transformers.ToJSONString(c.ToDiffDict())
+	}
+	return transformers.ToJSONString(c.ToDict())
+}
+
+// SaveJSON mirrors to_json_file(path, use_diff) (written atomically).
+func (c *GenerationConfig) SaveJSON(path string, useDiff bool) error {
+	return transformers.SaveJSON(path, c.ToJSONString(useDiff))
+}
+
+// SavePretrained mirrors save_pretrained(dir): dir/generation_config.json with use_diff=True.
+func (c *GenerationConfig) SavePretrained(dir string) error {
+	return c.SaveJSON(filepath.Join(dir, GenerationConfigName), true)
 }
