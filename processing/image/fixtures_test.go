@@ -61,12 +61,12 @@ type fixtureCase struct {
 	Kind    string          `json:"kind"`
 	Inputs  json.RawMessage `json:"inputs"`
 	Outputs []struct {
-		Name      string `json:"name"`
-		Tensor    string `json:"tensor"`
-		Shape     []int  `json:"shape"`
-		Transform string `json:"transform"`
-		Index     string `json:"index_tensor"`
-		FullShape []int  `json:"full_shape"`
+		Name      string  `json:"name"`
+		Tensor    string  `json:"tensor"`
+		Shape     []int   `json:"shape"`
+		Transform string  `json:"transform"`
+		Index     string  `json:"index_tensor"`
+		FullShape []int   `json:"full_shape"`
 		Atol      float64 `json:"atol"`
 	} `json:"outputs"`
 	ExpectError string `json:"expect_error"`
