@@ -30,7 +30,9 @@ type KeyInfo struct {
 type MisShaped struct {
 	Name      string
 	Want, Got []int
-	Source    string
+	// GotDType is set when the checkpoint's tensor is not a floating weight (e.g. "I64").
+	GotDType string
+	Source   string
 }
 
 // SourcedKey is a checkpoint key with the file that holds it.
@@ -64,6 +66,10 @@ func (e *KeysError) Error() string {
 		fmt.Fprintf(&b, "\n  unexpected: %s (in %s)", k.Name, orMemory(k.Source))
 	}
 	for _, k := range e.MisShaped {
+		if k.GotDType != "" {
+			fmt.Fprintf(&b, "\n  mis-typed: %s: model wants a float weight %v, %s has %s %v", k.Name, k.Want, orMemory(k.Source), k.GotDType, k.Got)
+			continue
+		}
 		fmt.Fprintf(&b, "\n  mis-shaped: %s: model wants %v, %s has %v", k.Name, k.Want, orMemory(k.Source), k.Got)
 	}
 	return b.String()
@@ -197,8 +203,7 @@ func (b *Binder) Has(name string) bool {
 	if b.st.sd == nil {
 		return false
 	}
-	_, ok := b.st.sd.Get(b.key(name))
-	return ok
+	return b.st.sd.Has(b.key(name))
 }
 
 // Skip marks a checkpoint key as consumed without binding it (e.g. buffers the port recomputes, the
@@ -216,10 +221,8 @@ func (b *Binder) Weight(name string, shape ...int) *tensor.Weight {
 // Weight does), else nil without recording it as missing (shape binders return a placeholder).
 func (b *Binder) Optional(name string, shape ...int) *tensor.Weight {
 	full := b.key(name)
-	if b.st.sd != nil {
-		if _, ok := b.st.sd.Get(full); !ok {
-			return nil
-		}
+	if b.st.sd != nil && !b.st.sd.Has(full) {
+		return nil
 	}
 	return b.bind(full, shape, true)
 }
@@ -237,7 +240,12 @@ func (b *Binder) bind(full string, shape []int, record bool) *tensor.Weight {
 	var w *tensor.Weight
 	if st.sd == nil {
 		w = b.placeholder(shape)
-	} else if got, ok := st.sd.Get(full); !ok {
+	} else if got, ok := st.sd.Get(full); !ok && st.sd.Has(full) {
+		dt, s, _ := st.sd.Info(full)
+		ki.Source = st.sd.Source(full)
+		st.misShaped = append(st.misShaped, MisShaped{Name: full, Want: ki.Shape, Got: s, GotDType: dt, Source: ki.Source})
+		w = b.placeholder(shape)
+	} else if !ok {
 		if record {
 			st.missing = append(st.missing, full)
 		}
@@ -284,7 +292,7 @@ func (b *Binder) Tied(name string, to *tensor.Weight) *tensor.Weight {
 	if i, ok := st.asked[full]; ok {
 		return st.weights[full]
 	} else if st.sd != nil {
-		if _, ok := st.sd.Get(full); ok {
+		if st.sd.Has(full) {
 			w := b.bind(full, to.Shape, true)
 			i = st.asked[full]
 			st.keys[i].TiedTo = toName

@@ -2,6 +2,7 @@ package weights
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -162,4 +163,44 @@ func BenchmarkShapeBinderOPT27(bm *testing.B) {
 			b.Pp(fmt.Sprint(i%3)).Weight(k[len(k)-1:], 2560, 2560)
 		}
 	}
+}
+
+// Non-floating tensors are listed, readable with Int64, reported as unexpected unless skipped and
+// as mis-typed when bound as weights.
+func TestStateDictNonFloat(t *testing.T) {
+	dir := t.TempDir()
+	hdr := `{"ids":{"dtype":"I64","shape":[2],"data_offsets":[0,16]},"pos":{"dtype":"I64","shape":[1],"data_offsets":[16,24]},"w":{"dtype":"F32","shape":[1],"data_offsets":[24,28]}}`
+	for len(hdr)%8 != 0 {
+		hdr += " "
+	}
+	data := make([]byte, 28)
+	data[0], data[8], data[16] = 5, 6, 7
+	require.NoError(t, os.WriteFile(filepath.Join(dir, SafetensorsName), stFile(hdr, data), 0o644))
+	sd, err := LoadStateDict(dir)
+	require.NoError(t, err)
+	defer sd.Close()
+	require.Equal(t, []string{"ids", "pos", "w"}, sd.Keys())
+	_, ok := sd.Get("ids")
+	require.False(t, ok)
+	require.True(t, sd.Has("ids"))
+	dt, shape, ok := sd.Info("ids")
+	require.True(t, ok)
+	require.Equal(t, "I64", dt)
+	require.Equal(t, []int{2}, shape)
+	v, _, err := sd.Int64("ids")
+	require.NoError(t, err)
+	require.Equal(t, []int64{5, 6}, v)
+	dt, _, _ = sd.Info("w")
+	require.Equal(t, "F32", dt)
+
+	b := NewBinder(sd)
+	b.Weight("w", 1)
+	b.Weight("ids", 2)
+	err = b.Finish()
+	require.ErrorContains(t, err, "mis-typed: ids: model wants a float weight [2], "+filepath.Join(dir, SafetensorsName)+" has I64 [2]")
+	require.ErrorContains(t, err, "unexpected: pos")
+	b.Skip("pos")
+	var ke *KeysError
+	require.ErrorAs(t, b.Finish(), &ke)
+	require.Empty(t, ke.Unexpected)
 }

@@ -125,3 +125,16 @@ func TestIndexStateDict(t *testing.T) {
 	require.Empty(t, ke.Missing)
 	require.Len(t, ke.Unexpected, len(idx.WeightMap)-1)
 }
+
+func TestLoadIndexStateDict(t *testing.T) {
+	sd, err := LoadIndexStateDict(filepath.Join(fixtures, "real-blip2-flan-t5-xl"))
+	require.NoError(t, err)
+	require.Equal(t, filepath.Join(fixtures, "real-blip2-flan-t5-xl", SafetensorsIndexName), sd.Index().Path)
+	require.True(t, sd.Has("language_model.shared.weight"))
+	dt, shape, ok := sd.Info("language_model.shared.weight")
+	require.True(t, ok)
+	require.Equal(t, "", dt)
+	require.Nil(t, shape)
+	_, err = LoadIndexStateDict(t.TempDir())
+	require.ErrorIs(t, err, ErrMissingFile)
+}

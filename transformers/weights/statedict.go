@@ -21,7 +21,9 @@ const (
 
 // entry is one parameter of a state dict.
 type entry struct {
-	w      *tensor.Weight // nil shape means unknown (index-only state dicts)
+	w      *tensor.Weight // nil for non-floating tensors; a nil Shape means unknown (index-only)
+	dtype  string         // safetensors spelling; "" for in-memory and index-only entries
+	shape  []int          // of non-floating tensors
 	source string         // file it comes from ("" for in-memory ones)
 }
 
@@ -136,9 +138,10 @@ func loadSharded(indexPath string, open func(string) (File, error)) (*StateDict,
 	return sd, nil
 }
 
-// addFile adds every floating tensor of f. With an index, a key the index maps to another shard is
-// an error; keys of the shard the index does not list are added (transformers loads whole shards).
-// Non-floating tensors (int64 buffers) are skipped; they are reachable through Files.
+// addFile adds every tensor of f. With an index, a key the index maps to another shard is an error;
+// keys of the shard the index does not list are added (transformers loads whole shards).
+// Non-floating tensors (int64 buffers...) are listed by Keys and Info and read with Int64, but Get
+// does not return them.
 func (sd *StateDict) addFile(f File, idx *Index) error {
 	base := filepath.Base(f.Path())
 	for _, k := range f.Keys() {
@@ -151,15 +154,15 @@ func (sd *StateDict) addFile(f File, idx *Index) error {
 			return fmt.Errorf("weights: %q appears in both %s and %s: %w", k, prev.source, f.Path(), ErrFormat)
 		}
 		dt, shape, _ := f.Info(k)
-		if _, ok := weightDType(dt); !ok {
-			continue
+		e := entry{dtype: dt, shape: shape, source: f.Path()}
+		if _, ok := weightDType(dt); ok {
+			w, err := f.Weight(k)
+			if err != nil {
+				return err
+			}
+			e.w = w
 		}
-		w, err := f.Weight(k)
-		if err != nil {
-			return err
-		}
-		_ = shape
-		sd.entries[k] = entry{w: w, source: f.Path()}
+		sd.entries[k] = e
 		sd.keys = append(sd.keys, k)
 	}
 	return nil
@@ -213,13 +216,54 @@ func NewStateDict(weights map[string]*tensor.Weight) *StateDict {
 	return sd
 }
 
-// Get returns the weight stored under name.
+// Get returns the floating weight (F32, F16, BF16) stored under name; false for absent names and
+// for tensors of other dtypes (see Info and Int64).
 func (s *StateDict) Get(name string) (*tensor.Weight, bool) {
 	e, ok := s.entries[name]
-	if !ok {
+	if !ok || e.w == nil {
 		return nil, false
 	}
 	return e.w, true
+}
+
+// Has reports whether the state dict lists name, whatever its dtype.
+func (s *StateDict) Has(name string) bool {
+	_, ok := s.entries[name]
+	return ok
+}
+
+// Info returns a key's dtype (safetensors spelling; "" when unknown, as for index-only or in-memory
+// entries without data) and shape (nil when unknown).
+func (s *StateDict) Info(name string) (dtype string, shape []int, ok bool) {
+	e, ok := s.entries[name]
+	if !ok {
+		return "", nil, false
+	}
+	if e.w == nil {
+		return e.dtype, append([]int(nil), e.shape...), true
+	}
+	dtype = e.dtype
+	if dtype == "" && !e.w.ShapeOnly() {
+		dtype = e.w.DType.String()
+	}
+	if e.w.Shape == nil {
+		return dtype, nil, true
+	}
+	return dtype, append([]int{}, e.w.Shape...), true
+}
+
+// Int64 reads an I64 tensor (buffers, fixtures) from the file that holds it.
+func (s *StateDict) Int64(name string) ([]int64, []int, error) {
+	e, ok := s.entries[name]
+	if !ok {
+		return nil, nil, fmt.Errorf("weights: %s: tensor %q: %w", orMemory(s.dir), name, ErrNotFound)
+	}
+	for _, f := range s.files {
+		if f.Path() == e.source {
+			return f.Int64(name)
+		}
+	}
+	return nil, nil, fmt.Errorf("weights: %s: tensor %q has no file data: %w", orMemory(s.dir), name, ErrNotFound)
 }
 
 // Source returns the file a key comes from ("" for in-memory state dicts or unknown keys).
@@ -247,4 +291,23 @@ func (s *StateDict) Close() error {
 	}
 	s.files = nil
 	return first
+}
+
+// LoadIndexStateDict reads only the index of a sharded checkpoint in dir (model.safetensors.index.json,
+// else pytorch_model.bin.index.json) and returns NewIndexStateDict of it: every key, no shapes, no
+// shard opened. It serves inspection and key checks of snapshots without weights.
+func LoadIndexStateDict(dir string) (*StateDict, error) {
+	for _, name := range []string{SafetensorsIndexName, PytorchIndexName} {
+		p := filepath.Join(dir, name)
+		if _, err := os.Stat(p); err == nil {
+			idx, err := ReadIndex(p)
+			if err != nil {
+				return nil, err
+			}
+			sd := NewIndexStateDict(idx)
+			sd.dir = dir
+			return sd, nil
+		}
+	}
+	return nil, fmt.Errorf("weights: %s holds neither %s nor %s: %w", dir, SafetensorsIndexName, PytorchIndexName, ErrMissingFile)
 }
