@@ -101,17 +101,24 @@ func packB(dst []float32, b matB, pc, kc, nc int, tmp []float32) {
 			}
 			continue
 		}
+		done := 0
+		if cols == nr {
+			done = packNT16(p, b, j0, pc, kc)
+		}
+		if done == kc {
+			continue
+		}
 		for j := range cols {
-			off := (j0+j)*b.ld + pc
+			off := (j0+j)*b.ld + pc + done
 			var src []float32
 			if b.dt == F32 {
-				src = b.f32[off : off+kc]
+				src = b.f32[off : off+kc-done]
 			} else {
-				src = tmp[:kc]
-				widenHalf(src, b.half[off:off+kc], b.dt)
+				src = tmp[:kc-done]
+				widenHalf(src, b.half[off:off+kc-done], b.dt)
 			}
 			for q, v := range src {
-				p[q*nr+j] = v
+				p[(q+done)*nr+j] = v
 			}
 		}
 	}

@@ -88,3 +88,40 @@ func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) 
 		gemv4x1F16(k8, px0, px1, pw, k, &res[0])
 	}
 }
+
+//go:noescape
+func packNT8F32(dst *float32, src unsafe.Pointer, ld int, k8 int)
+
+//go:noescape
+func packNT8BF16(dst *float32, src unsafe.Pointer, ld int, k8 int)
+
+//go:noescape
+func packNT8F16(dst *float32, src unsafe.Pointer, ld int, k8 int)
+
+// packNT16 packs 16 full rows j0..j0+15 of a transposed B, columns [pc, pc+kc), into p (kc x 16,
+// k-major). It returns the number of leading columns it packed (a multiple of 8); the caller packs
+// the rest.
+func packNT16(p []float32, b matB, j0, pc, kc int) int {
+	k8 := kc &^ 7
+	if !hasAVX2 || k8 == 0 {
+		return 0
+	}
+	_ = p[kc*nr-1]
+	for h := 0; h < 16; h += 8 {
+		off := (j0+h)*b.ld + pc
+		last := off + 7*b.ld + k8 - 1
+		dst := &p[h]
+		switch b.dt {
+		case F32:
+			_ = b.f32[last]
+			packNT8F32(dst, unsafe.Pointer(&b.f32[off]), b.ld, k8)
+		case BF16:
+			_ = b.half[last]
+			packNT8BF16(dst, unsafe.Pointer(&b.half[off]), b.ld, k8)
+		default:
+			_ = b.half[last]
+			packNT8F16(dst, unsafe.Pointer(&b.half[off]), b.ld, k8)
+		}
+	}
+	return k8
+}

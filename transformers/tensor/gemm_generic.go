@@ -11,3 +11,5 @@ func widenHalf(dst []float32, src []uint16, dt DType) { widenHalfGo(dst, src, dt
 func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
 	panic("tensor: no assembly GEMV in this build")
 }
+
+func packNT16(p []float32, b matB, j0, pc, kc int) int { return 0 }

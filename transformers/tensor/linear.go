@@ -22,6 +22,25 @@ func weightB(w *Weight, k int) matB {
 
 // gemvLinear handles few rows: the weight is streamed once, 4 rows at a time, widened in registers.
 func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
+	kv := gemvCols(w.DType, k)
+	xs := x // the inputs as the kernel reads them
+	if w.DType == BF16 && kv > 0 {
+		// de-interleave every 16 columns: 8 even then 8 odd (see genBF16 in internal/asmgen)
+		xs = make([]float32, m*kv)
+		for i := range m {
+			src, dst := x[i*k:i*k+kv], xs[i*kv:(i+1)*kv]
+			for q := 0; q < kv; q += 16 {
+				for t := range 8 {
+					dst[q+t] = src[q+2*t]
+					dst[q+8+t] = src[q+2*t+1]
+				}
+			}
+		}
+	}
+	ldx := k
+	if w.DType == BF16 && kv > 0 {
+		ldx = kv
+	}
 	// chunks of 4 weight rows; at least ~64 KiB of weight per goroutine
 	groups := (n + 3) / 4
 	minG := max(1, (1<<16)/max(1, 4*k*w.DType.Size()))
@@ -32,8 +51,16 @@ func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 			rows := min(4, n-j0)
 			for i := 0; i < m; i += 2 {
 				nx := min(2, m-i)
+				i1 := min(i+1, m-1)
 				if rows == 4 {
-					gemv4(k, x[i*k:], x[min(i+1, m-1)*k:], w, j0, nx, &res)
+					if kv > 0 {
+						gemv4asm(kv, xs[i*ldx:], xs[i1*ldx:], w, j0, nx, &res)
+					} else {
+						clear(res[:])
+					}
+					if kv < k {
+						gemv4Tail(k, kv, x[i*k:], x[i1*k:], w, j0, nx, &res)
+					}
 				} else {
 					for r := range nx {
 						for j := range rows {
@@ -56,27 +83,26 @@ func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 	})
 }
 
-// gemv4 computes res[r*4+j] = x_r · w[j0+j] for 4 weight rows and nx (1 or 2) input rows.
-func gemv4(k int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
-	k8 := 0
-	if hasAVX2 {
-		k8 = k &^ 7
+// gemvCols returns how many leading columns the assembly GEMV kernel handles for a weight dtype.
+func gemvCols(dt DType, k int) int {
+	switch {
+	case !hasAVX2:
+		return 0
+	case dt == BF16:
+		return k &^ 15
 	}
-	if k8 > 0 {
-		gemv4asm(k8, x0, x1, w, j0, nx, res)
-	} else {
-		clear(res[:])
-	}
-	if k8 == k {
-		return
-	}
-	var buf [4][8]float32
+	return k &^ 7
+}
+
+// gemv4Tail adds the columns [kv, k) to res[r*4+j] += x_r · w[j0+j] for 4 weight rows.
+func gemv4Tail(k, kv int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+	var buf [16]float32
 	for j := range 4 {
-		off := (j0+j)*k + k8
-		for q := k8; q < k; q += 8 {
-			cnt := min(8, k-q)
-			wr := buf[j][:cnt]
-			w.WidenTo(wr, off+q-k8)
+		off := (j0+j)*k + kv
+		for q := kv; q < k; q += len(buf) {
+			cnt := min(len(buf), k-q)
+			wr := buf[:cnt]
+			w.WidenTo(wr, off+q-kv)
 			for r := range nx {
 				xr := x0
 				if r == 1 {

@@ -1,5 +1,5 @@
-// Command asmgen writes gemv_amd64.s, the AVX2 GEMV kernels of package tensor (one per weight dtype
-// and per number of input rows). Run from transformers/tensor: go run ./internal/asmgen > gemv_amd64.s
+// Command asmgen writes gemv_amd64.s, the AVX2 GEMV and B-packing kernels of package tensor (one per
+// weight dtype and, for GEMV, per number of input rows). Run from transformers/tensor: go run ./internal/asmgen > gemv_amd64.s
 package main
 
 import (
@@ -28,8 +28,13 @@ func main() {
 		{"F16", 2, func(a, r string) string { return fmt.Sprintf("\tVCVTPH2PS %s, %s\n", a, r) }},
 	} {
 		for _, nx := range []int{1, 2} {
-			gen(&b, dt.name, dt.esz, dt.load, nx)
+			if dt.name == "BF16" {
+				genBF16(&b, nx)
+			} else {
+				gen(&b, dt.name, dt.esz, dt.load, nx)
+			}
 		}
+		genPack(&b, dt.name, dt.esz, dt.load)
 	}
 	os.Stdout.WriteString(b.String())
 }
@@ -62,6 +67,85 @@ func gen(b *strings.Builder, dt string, esz int, load func(addr, reg string) str
 		fmt.Fprintf(b, "\tADDQ $32, R9\n")
 	}
 	fmt.Fprintf(b, "\tADDQ $%d, DI\n\tDECQ CX\n\tJNZ loop\nreduce:\n", 8*esz)
+	for r := range nx {
+		a := 8 + 4*r
+		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
+		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y1\n", a+3, a+2)
+		b.WriteString("\tVHADDPS Y1, Y0, Y0\n\tVEXTRACTF128 $1, Y0, X1\n\tVADDPS X1, X0, X0\n")
+		fmt.Fprintf(b, "\tVMOVUPS X0, %d(DX)\n", 16*r)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// genPack writes packNT8<dt>: the transposition of 8 rows (stride ld elements) x k8 columns into
+// k-major panels of stride 16 floats: dst[q*16+i] = src[i*ld+q], 8x8 blocks through registers.
+func genPack(b *strings.Builder, dt string, esz int, load func(addr, reg string) string) {
+	name := "packNT8" + dt
+	fmt.Fprintf(b, "\n// func %s(dst *float32, src unsafe.Pointer, ld int, k8 int)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
+	b.WriteString("\tMOVQ dst+0(FP), DI\n\tMOVQ src+8(FP), SI\n\tMOVQ ld+16(FP), R10\n\tMOVQ k8+24(FP), CX\n")
+	fmt.Fprintf(b, "\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R11\n\tLEAQ (SI)(R10*4), R12\n", map[int]int{2: 1, 4: 2}[esz])
+	b.WriteString("\tSHRQ $3, CX\n\tJEQ done\nloop:\n")
+	addrs := []string{"(SI)", "(SI)(R10*1)", "(SI)(R10*2)", "(SI)(R11*1)", "(R12)", "(R12)(R10*1)", "(R12)(R10*2)", "(R12)(R11*1)"}
+	for i, a := range addrs {
+		b.WriteString(load(a, fmt.Sprintf("Y%d", i)))
+	}
+	// t(2p) = unpcklo(r(2p), r(2p+1)), t(2p+1) = unpckhi(...) into Y8..Y15
+	for p := range 4 {
+		fmt.Fprintf(b, "\tVUNPCKLPS Y%d, Y%d, Y%d\n", 2*p+1, 2*p, 8+2*p)
+		fmt.Fprintf(b, "\tVUNPCKHPS Y%d, Y%d, Y%d\n", 2*p+1, 2*p, 9+2*p)
+	}
+	// rows 0-3: t0..t3 = Y8..Y11 -> columns 0..3 (low lane) / 4..7 (high lane) in Y0..Y3
+	// rows 4-7: t4..t7 = Y12..Y15 -> Y4..Y7
+	for h := range 2 {
+		t0, t1, t2, t3 := 8+4*h, 9+4*h, 10+4*h, 11+4*h
+		o := 4 * h
+		fmt.Fprintf(b, "\tVSHUFPS $0x44, Y%d, Y%d, Y%d\n", t2, t0, o)
+		fmt.Fprintf(b, "\tVSHUFPS $0xEE, Y%d, Y%d, Y%d\n", t2, t0, o+1)
+		fmt.Fprintf(b, "\tVSHUFPS $0x44, Y%d, Y%d, Y%d\n", t3, t1, o+2)
+		fmt.Fprintf(b, "\tVSHUFPS $0xEE, Y%d, Y%d, Y%d\n", t3, t1, o+3)
+	}
+	for c := range 4 {
+		fmt.Fprintf(b, "\tVPERM2F128 $0x20, Y%d, Y%d, Y%d\n", c+4, c, 8+c)
+		fmt.Fprintf(b, "\tVPERM2F128 $0x31, Y%d, Y%d, Y%d\n", c+4, c, 12+c)
+	}
+	for c := range 8 {
+		fmt.Fprintf(b, "\tVMOVUPS Y%d, %d(DI)\n", 8+c, 64*c)
+	}
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, R12\n\tADDQ $512, DI\n\tDECQ CX\n\tJNZ loop\ndone:\n\tVZEROUPPER\n\tRET\n", 8*esz, 8*esz)
+}
+
+// genBF16 writes gemv4x<nx>BF16: like gen, but k is a multiple of 16 and the inputs are given
+// de-interleaved per 16 columns (8 even then 8 odd columns), so that one 32-byte load of 16 bf16
+// weights widens with one shift (even columns) and one mask (odd columns).
+func genBF16(b *strings.Builder, nx int) {
+	name := fmt.Sprintf("gemv4x%dBF16", nx)
+	fmt.Fprintf(b, "\n// func %s(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x0+8(FP), SI\n\tMOVQ x1+16(FP), R9\n\tMOVQ w+24(FP), DI\n")
+	b.WriteString("\tMOVQ ldw+32(FP), R10\n\tSHLQ $1, R10\n\tLEAQ (R10)(R10*2), R12\n\tMOVQ out+40(FP), DX\n")
+	// mask 0xffff0000 in Y4
+	b.WriteString("\tMOVQ $0xffff0000, AX\n\tMOVQ AX, X4\n\tVPBROADCASTD X4, Y4\n")
+	for r := 8; r < 8+4*nx; r++ {
+		fmt.Fprintf(b, "\tVXORPS Y%d, Y%d, Y%d\n", r, r, r)
+	}
+	b.WriteString("\tSHRQ $4, CX\n\tJEQ reduce\nloop:\n")
+	b.WriteString("\tVMOVUPS (SI), Y0\n\tVMOVUPS 32(SI), Y1\n")
+	if nx > 1 {
+		b.WriteString("\tVMOVUPS (R9), Y2\n\tVMOVUPS 32(R9), Y3\n")
+	}
+	for j, a := range []string{"(DI)", "(DI)(R10*1)", "(DI)(R10*2)", "(DI)(R12*1)"} {
+		fmt.Fprintf(b, "\tVMOVDQU %s, Y5\n\tVPSLLD $16, Y5, Y6\n\tVPAND Y4, Y5, Y5\n", a)
+		for r := range nx {
+			fmt.Fprintf(b, "\tVFMADD231PS Y%d, Y6, Y%d\n", 2*r, 8+4*r+j)
+			fmt.Fprintf(b, "\tVFMADD231PS Y%d, Y5, Y%d\n", 2*r+1, 8+4*r+j)
+		}
+	}
+	b.WriteString("\tADDQ $64, SI\n")
+	if nx > 1 {
+		b.WriteString("\tADDQ $64, R9\n")
+	}
+	b.WriteString("\tADDQ $32, DI\n\tDECQ CX\n\tJNZ loop\nreduce:\n")
 	for r := range nx {
 		a := 8 + 4*r
 		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
