@@ -453,6 +453,8 @@ type OPTForCausalLM struct {
 	Model  *OPTModel
 	// LMHead: [VocabSize, WordEmbedProjDim], no bias.
 	LMHead *tensor.Weight
+
+	sd *weights.StateDict // the checkpoint FromPretrained opened (nil otherwise)
 }
 
 // NewOPTForCausalLM builds the model with weights bound through b: "model.decoder.…" and

@@ -2,63 +2,62 @@ package t5
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/gotransformers/gotransformers/transformers"
 	"github.com/gotransformers/gotransformers/transformers/weights"
 )
 
-// loadConfig reads dir/config.json over the defaults.
-func loadConfig(dir string) (*T5Config, error) {
-	p := filepath.Join(dir, "config.json")
-	data, err := os.ReadFile(p)
-	if err != nil {
-		return nil, fmt.Errorf("t5: %w", err)
-	}
-	cfg := NewT5Config()
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, fmt.Errorf("t5: %s: %w", p, err)
-	}
-	delete(raw, "eos_token_id") // TODO: use the configs' loader
-	data, _ = json.Marshal(raw)
-	if err := json.Unmarshal(data, cfg); err != nil {
-		return nil, fmt.Errorf("t5: %s: %w", p, err)
-	}
-	if _, ok := raw["num_decoder_layers"]; !ok {
-		cfg.NumDecoderLayers = cfg.NumLayers
-	}
-	if cfg.DecoderStartTokenID == nil {
-		cfg.DecoderStartTokenID = transformers.IntPtr(0)
-	}
-	return cfg, nil
+// checkpointFiles are the files FromPretrained asks the resolver for: config.json and the weight
+// files in transformers' order of preference (only those that exist are used).
+var checkpointFiles = []string{
+	transformers.ConfigName, weights.SafetensorsName, weights.SafetensorsIndexName, weights.PytorchName, weights.PytorchIndexName,
 }
 
-// FromPretrained mirrors T5ForConditionalGeneration.from_pretrained for a local folder: config.json
-// and the weights (model.safetensors, a sharded index or pytorch_model.bin), bound strictly (every
-// missing, unexpected or mis-shaped key is an error) and kept in their stored dtype.
-func FromPretrained(ctx context.Context, nameOrPath string) (*T5ForConditionalGeneration, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	cfg, err := loadConfig(nameOrPath)
-	if err != nil {
-		return nil, err
-	}
-	sd, err := weights.LoadStateDict(nameOrPath)
+// FromPretrained mirrors T5ForConditionalGeneration.from_pretrained: config.json and the weights
+// (model.safetensors, model.safetensors.index.json with its shards, or pytorch_model.bin[.index.json])
+// of a model folder, bound strictly (one error lists every missing, unexpected and mis-shaped key)
+// and kept in their stored dtype unless transformers.WithDType asks otherwise. The weights stay
+// memory-mapped: call Close when the model is no longer used.
+func FromPretrained(ctx context.Context, nameOrPath string, opts ...transformers.Option) (*T5ForConditionalGeneration, error) {
+	lo := transformers.NewLoadOptions(opts...)
+	dir, err := transformers.ResolveModelDir(ctx, nameOrPath, checkpointFiles, lo)
 	if err != nil {
 		return nil, fmt.Errorf("t5: %w", err)
 	}
-	b := weights.NewBinder(sd)
-	m, err := NewT5ForConditionalGeneration(cfg, b)
+	cfg, err := T5ConfigFromPretrained(ctx, dir, opts...)
 	if err != nil {
 		return nil, err
 	}
-	if err := b.Finish(); err != nil {
-		return nil, fmt.Errorf("t5: %s: %w", nameOrPath, err)
+	sd, err := weights.LoadStateDict(dir)
+	if err != nil {
+		return nil, fmt.Errorf("t5: %w", err)
 	}
+	var b *weights.Binder
+	if lo.DType != nil {
+		b = weights.NewBinder(sd, weights.WithDType(*lo.DType))
+	} else {
+		b = weights.NewBinder(sd)
+	}
+	m, err := NewT5ForConditionalGeneration(cfg, b)
+	if err == nil {
+		err = b.Finish()
+	}
+	if err != nil {
+		sd.Close()
+		return nil, fmt.Errorf("t5: load %s: %w", dir, err)
+	}
+	m.sd = sd
 	return m, nil
+}
+
+// Close releases the memory-mapped checkpoint of a model made by FromPretrained (a no-op for
+// models built from a caller's binder). The model must not be used afterwards.
+func (m *T5ForConditionalGeneration) Close() error {
+	if m.sd == nil {
+		return nil
+	}
+	err := m.sd.Close()
+	m.sd = nil
+	return err
 }

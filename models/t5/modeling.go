@@ -441,6 +441,8 @@ type T5ForConditionalGeneration struct {
 	Decoder *T5Stack
 	// LMHead: [VocabSize, DModel], no bias.
 	LMHead *tensor.Weight
+
+	sd *weights.StateDict // the checkpoint FromPretrained opened (nil otherwise)
 }
 
 func checkConfig(cfg *T5Config) error {
