@@ -366,8 +366,12 @@ func (p *Blip2Parts) forward(ctx context.Context, in *Blip2Input, expanded bool)
 		}
 		out.LanguageModelOutputs, out.Logits = lo, lo.Logits
 		if in.Labels != nil {
-			if len(in.Labels) == 0 || len(in.Labels[0]) > lo.Logits.Shape[1] {
-				return nil, fmt.Errorf("blip2: forward: labels have %d positions, the language model sees %d", len(in.Labels[0]), lo.Logits.Shape[1])
+			if len(in.Labels) == 0 || len(in.Labels[0]) == 0 || len(in.Labels[0]) > lo.Logits.Shape[1] {
+				n := 0
+				if len(in.Labels) > 0 {
+					n = len(in.Labels[0])
+				}
+				return nil, fmt.Errorf("blip2: forward: labels have %d rows of %d positions, the language model sees %d positions", len(in.Labels), n, lo.Logits.Shape[1])
 			}
 			// logits = logits[:, -labels.size(1):]; loss over logits[:, :-1] vs labels[:, 1:].
 			tl := len(in.Labels[0])
