@@ -8,27 +8,22 @@ import (
 	"strconv"
 )
 
-var (
-	metaType     = reflect.TypeOf(Meta{})
-	baseType     = reflect.TypeOf(PretrainedConfig{})
-	tokenIDsType = reflect.TypeOf(TokenIDs{})
-)
+func metaType() reflect.Type     { return reflect.TypeOf(Meta{}) }
+func baseType() reflect.Type     { return reflect.TypeOf(PretrainedConfig{}) }
+func tokenIDsType() reflect.Type { return reflect.TypeOf(TokenIDs{}) }
 
-// keys PretrainedConfig.__init__ pops or to_dict drops: they are never stored.
-var droppedKeys = map[string]bool{
-	"model_type":                    true, // the class attribute is written, never the instance's
-	"transformers_version":          true, // to_dict writes its own version
-	"_commit_hash":                  true,
-	"attn_implementation":           true,
-	"_attn_implementation_internal": true,
-	"_auto_class":                   true,
-	"_pre_quantization_dtype":       true,
-	"xla_device":                    true,
-	"_original_object_hash":         true,
+// droppedKey reports whether key is never stored: PretrainedConfig.__init__ pops it or to_dict
+// drops it (base), or GenerationConfig's does (!base).
+func droppedKey(key string, base bool) bool {
+	switch key {
+	case "transformers_version", "_commit_hash", "_original_object_hash":
+		return true // to_dict writes its own version; hashes are runtime state
+	case "model_type", "attn_implementation", "_attn_implementation_internal", "_auto_class",
+		"_pre_quantization_dtype", "xla_device":
+		return base // the class model_type is written, never the instance's
+	}
+	return false
 }
-
-// keys GenerationConfig.__init__ pops or to_dict drops.
-var genDropped = map[string]bool{"transformers_version": true, "_commit_hash": true, "_original_object_hash": true}
 
 type fieldInfo struct {
 	key   string
@@ -81,7 +76,7 @@ func DecodeConfig(dst any, m map[string]any, file string, aliases map[string]str
 	if err != nil {
 		return err
 	}
-	metaV, ok := findEmbedded(v, metaType)
+	metaV, ok := findEmbedded(v, metaType())
 	if !ok {
 		return fmt.Errorf("transformers: %T has no embedded Meta", dst)
 	}
@@ -92,7 +87,7 @@ func DecodeConfig(dst any, m map[string]any, file string, aliases map[string]str
 	if meta.numForm == nil {
 		meta.numForm = map[string]byte{}
 	}
-	baseV, hasBase := findEmbedded(v, baseType)
+	baseV, hasBase := findEmbedded(v, baseType())
 	fields := map[string]fieldInfo{}
 	for _, f := range configFields(v.Type()) {
 		fields[f.key] = f
@@ -113,7 +108,7 @@ func DecodeConfig(dst any, m map[string]any, file string, aliases map[string]str
 			continue
 		}
 		val := m[k]
-		if droppedKeys[k] && (hasBase || genDropped[k]) {
+		if droppedKey(k, hasBase) {
 			continue
 		}
 		if hasBase {
@@ -214,7 +209,7 @@ func toInt(val any) (int, error) {
 func setValue(f reflect.Value, val any) (byte, error) {
 	val = Normalize(val)
 	t := f.Type()
-	if t == tokenIDsType {
+	if t == tokenIDsType() {
 		ids, err := tokenIDsFrom(val)
 		if err != nil {
 			return 0, err
@@ -380,7 +375,7 @@ func EncodeFields(src any) map[string]any {
 		return nil
 	}
 	var meta *Meta
-	if mv, ok := findEmbedded(v, metaType); ok {
+	if mv, ok := findEmbedded(v, metaType()); ok {
 		meta = mv.Addr().Interface().(*Meta)
 	}
 	out := map[string]any{}
@@ -401,7 +396,7 @@ func EncodeFields(src any) map[string]any {
 
 func encodeValue(f reflect.Value, form byte) any {
 	t := f.Type()
-	if t == tokenIDsType {
+	if t == tokenIDsType() {
 		return f.Interface().(TokenIDs).pyValue()
 	}
 	switch t.Kind() {
