@@ -407,3 +407,26 @@ func TestBadConfig(t *testing.T) {
 	_, err = FromPretrained(context.Background(), t.TempDir())
 	require.Error(t, err)
 }
+
+// TestConcurrentForward: one model serves several goroutines, each with its own cache.
+func TestConcurrentForward(t *testing.T) {
+	f := loadFixture(t)
+	ctx := context.Background()
+	want, err := f.m.Forward(ctx, &Input{InputIDs: f.ids, AttentionMask: f.mask})
+	require.NoError(t, err)
+	errs := make(chan error, 4)
+	got := make([]*Output, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var err error
+			got[g], err = f.m.Forward(ctx, &Input{InputIDs: f.ids, AttentionMask: f.mask, Cache: NewCache()})
+			errs <- err
+		}(g)
+	}
+	for g := 0; g < 4; g++ {
+		require.NoError(t, <-errs)
+	}
+	for g := 0; g < 4; g++ {
+		require.Equal(t, want.Logits.Data, got[g].Logits.Data)
+	}
+}
