@@ -77,6 +77,9 @@ func decodePNG(data []byte, opts *Options) (*Image, error) {
 		img.Mode = "P"
 	case 4:
 		img.Mode = "LA"
+		if depth == 16 {
+			img.Mode = "RGBA" // Pillow opens 16-bit gray+alpha as RGBA (rawmode LA;16B)
+		}
 	case 6:
 		img.Mode = "RGBA"
 	}

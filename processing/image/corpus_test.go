@@ -1,0 +1,103 @@
+package image
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+)
+
+type corpusEntry struct {
+	Category string `json:"category"`
+	Mode     string `json:"mode"`
+	Width    int    `json:"width"`
+	Height   int    `json:"height"`
+	Format   string `json:"format"`
+	SHA256   string `json:"sha256"`
+	Error    string `json:"error"`
+}
+
+// knownUnsupported lists corpus categories this package refuses on purpose (Pillow decodes them):
+// the test counts them and checks the error is ErrUnsupported.
+var knownUnsupported = map[string]bool{"jpeg-arith": true, "tiff-tiled": true, "webp-lossy": true, "webp-lossless": true}
+
+// TestGoldenCorpus decodes every file of testdata/corpus (made by make_corpus.py with Pillow 9.4)
+// and compares the RGB bytes with Pillow's (sha256). Set CORPUS_DUMP=dir to write our RGB bytes
+// for a byte-level comparison.
+func TestGoldenCorpus(t *testing.T) {
+	data, err := os.ReadFile("testdata/corpus/manifest.json")
+	if err != nil {
+		t.Skip("no corpus")
+	}
+	var m struct {
+		Files map[string]corpusEntry `json:"files"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	dump := os.Getenv("CORPUS_DUMP")
+	type count struct{ ok, bad, unsupported int }
+	counts := map[string]*count{}
+	names := make([]string, 0, len(m.Files))
+	for n := range m.Files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		e := m.Files[name]
+		c := counts[e.Category]
+		if c == nil {
+			c = &count{}
+			counts[e.Category] = c
+		}
+		img, err := DecodeFile(filepath.Join("testdata/corpus", name), nil)
+		if e.Error != "" {
+			if err == nil {
+				t.Errorf("%s: Pillow raised %s, we decoded it", name, e.Error)
+				c.bad++
+			} else {
+				c.ok++
+			}
+			continue
+		}
+		if err != nil {
+			if knownUnsupported[e.Category] && errors.Is(err, ErrUnsupported) {
+				c.unsupported++
+				continue
+			}
+			t.Errorf("%s: %v", name, err)
+			c.bad++
+			continue
+		}
+		if dump != "" {
+			os.WriteFile(filepath.Join(dump, name+".rgb"), img.Pix, 0o644)
+		}
+		sum := sha256.Sum256(img.Pix)
+		switch {
+		case img.Width != e.Width || img.Height != e.Height:
+			t.Errorf("%s: size %dx%d, Pillow %dx%d", name, img.Width, img.Height, e.Width, e.Height)
+			c.bad++
+		case hex.EncodeToString(sum[:]) != e.SHA256:
+			t.Errorf("%s (%s %dx%d): RGB bytes differ from Pillow's", name, e.Mode, e.Width, e.Height)
+			c.bad++
+		case img.Mode != e.Mode && !(e.Mode == "L" && img.Mode == "P") && !(e.Mode == "1" && img.Mode == "P"):
+			t.Errorf("%s: mode %s, Pillow %s", name, img.Mode, e.Mode)
+			c.bad++
+		default:
+			c.ok++
+		}
+	}
+	cats := make([]string, 0, len(counts))
+	for k := range counts {
+		cats = append(cats, k)
+	}
+	sort.Strings(cats)
+	for _, k := range cats {
+		c := counts[k]
+		t.Logf("%-14s exact %4d  differ %3d  unsupported %3d", k, c.ok, c.bad, c.unsupported)
+	}
+}
