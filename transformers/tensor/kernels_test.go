@@ -494,3 +494,36 @@ func TestGEMMBlocking(t *testing.T) {
 	}
 	t.Logf("AVX2 kernels: %v", hasAVX2)
 }
+
+func TestAttention(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	for _, c := range []struct {
+		b, h, tq, tk, dh int
+		mask             []int
+	}{
+		{1, 1, 1, 1, 8, nil}, {2, 3, 5, 7, 16, []int{2, 1, 1, 7}}, {1, 2, 70, 33, 64, []int{70, 33}},
+		{2, 2, 130, 130, 24, []int{2, 2, 130, 130}}, {1, 1, 3, 4, 5, []int{1}},
+	} {
+		q, k, v := randT(r, c.b, c.h, c.tq, c.dh), randT(r, c.b, c.h, c.tk, c.dh), randT(r, c.b, c.h, c.tk, c.dh)
+		var mask *Tensor
+		if c.mask != nil {
+			mask = randT(r, c.mask...)
+			mask.Data[0] = float32(math.Inf(-1))
+		}
+		const scale = 0.125
+		// reference through the separate kernels, in float64 for the products
+		full := []int{c.b, c.h, c.tq, c.tk}
+		sc := naiveMatMul(q.Data, k.Data, c.b*c.h, c.tq, c.tk, c.dh, true, true)
+		st := New(full...)
+		for i := range sc {
+			st.Data[i] = float32(sc[i] * scale)
+		}
+		if mask != nil {
+			AddInPlace(st, mask)
+		}
+		SoftmaxInPlace(st)
+		want := naiveMatMul(st.Data, v.Data, c.b*c.h, c.tq, c.dh, c.tk, true, false)
+		got := Attention(q, k, v, mask, scale)
+		assertClose(t, "Attention", got.Data, want, 1e-5)
+	}
+}

@@ -1,0 +1,81 @@
+package tensor
+
+import "fmt"
+
+// attnRowBlock is how many query rows one task of Attention handles (its score block stays in L2).
+const attnRowBlock = 64
+
+// Attention computes softmax(q·kᵀ·scale + mask)·v per batch and head (the eager attention of
+// transformers' BLIP-2 vision, Q-Former, OPT and T5 layers, fused):
+// q [B, H, Tq, dh], k and v [B, H, Tk, dh], mask additive and broadcastable to [B, H, Tq, Tk] (or
+// nil) -> [B, H, Tq, dh]. The scores are scaled after the product (BLIP-2 vision, Q-Former); for
+// models that scale the query first (OPT) scale q and pass 1; T5 passes 1. Softmax is max-subtracted
+// and a row whose entries are all -Inf gives zeros.
+func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
+	if len(q.Shape) != 4 || len(k.Shape) != 4 || len(v.Shape) != 4 {
+		panic(fmt.Sprintf("tensor.Attention: q %v, k %v, v %v: want 4-D", q.Shape, k.Shape, v.Shape))
+	}
+	b, h, tq, dh := q.Shape[0], q.Shape[1], q.Shape[2], q.Shape[3]
+	tk := k.Shape[2]
+	if k.Shape[0] != b || k.Shape[1] != h || k.Shape[3] != dh || v.Shape[0] != b || v.Shape[1] != h || v.Shape[2] != tk {
+		panic(fmt.Sprintf("tensor.Attention: q %v, k %v, v %v", q.Shape, k.Shape, v.Shape))
+	}
+	dv := v.Shape[3]
+	full := []int{b, h, tq, tk}
+	var ms []int
+	if mask != nil {
+		if len(mask.Shape) > 4 {
+			panic(fmt.Sprintf("tensor.Attention: mask %v for scores %v", mask.Shape, full))
+		}
+		bs := broadcastShape("Attention", full, mask.Shape)
+		for i := range bs {
+			if bs[i] != full[i] {
+				panic(fmt.Sprintf("tensor.Attention: mask %v does not broadcast to %v", mask.Shape, full))
+			}
+		}
+		ms = bstrides(mask.Shape, full)
+	}
+	out := New(b, h, tq, dv)
+	if tq == 0 || dv == 0 {
+		return out
+	}
+	blocks := (tq + attnRowBlock - 1) / attnRowBlock
+	parallelFor(b*h*blocks, 1, func(lo, hi int) {
+		bufs := bufPool.Get().(*gemmBufs)
+		defer bufPool.Put(bufs)
+		scores := make([]float32, min(tq, attnRowBlock)*tk)
+		for task := lo; task < hi; task++ {
+			bh, blk := task/blocks, task%blocks
+			bi, hd := bh/h, bh%h
+			r0 := blk * attnRowBlock
+			rows := min(attnRowBlock, tq-r0)
+			qm := q.Data[(bh*tq+r0)*dh:]
+			km := k.Data[bh*tk*dh : (bh+1)*tk*dh]
+			vm := v.Data[bh*tk*dv : (bh+1)*tk*dv]
+			s := scores[:rows*tk]
+			// s: [rows, Tk] = q_blk · kᵀ
+			gemmSerial(s, tk, qm, dh, matB{dt: F32, f32: km, ld: dh, trans: true}, rows, tk, dh, false, bufs)
+			for i := range rows {
+				row := s[i*tk : (i+1)*tk]
+				if scale != 1 {
+					for j := range row {
+						row[j] *= scale
+					}
+				}
+				if ms != nil {
+					off := bi*ms[0] + hd*ms[1] + (r0+i)*ms[2]
+					if ms[3] == 0 {
+						addVS(row, row, mask.Data[off])
+					} else {
+						addVV(row, row, mask.Data[off:off+tk])
+					}
+				}
+				softmaxRow(row)
+			}
+			// out block: [rows, dv] = s · v
+			o := out.Data[(bh*tq+r0)*dv:]
+			gemmSerial(o, dv, s, tk, matB{dt: F32, f32: vm, ld: dv}, rows, dv, tk, false, bufs)
+		}
+	})
+	return out
+}
