@@ -14,7 +14,7 @@ import (
 	"github.com/gotransformers/gotransformers/transformers"
 )
 
-const fixtures = "../../parity/testdata"
+const cfgFixtures = "../../parity/testdata"
 
 func TestConfigFromPretrainedDispatch(t *testing.T) {
 	for dir, want := range map[string]string{
@@ -22,7 +22,7 @@ func TestConfigFromPretrainedDispatch(t *testing.T) {
 		"blip2-flan-t5": "*blip2.Blip2Config", "real-blip2-opt-2.7b": "*blip2.Blip2Config",
 		"real-blip2-flan-t5-xl": "*blip2.Blip2Config", "opt": "*opt.OPTConfig", "flan-t5": "*t5.T5Config",
 	} {
-		c, err := ConfigFromPretrained(context.Background(), filepath.Join(fixtures, dir))
+		c, err := ConfigFromPretrained(context.Background(), filepath.Join(cfgFixtures, dir))
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}
@@ -40,7 +40,7 @@ func TestConfigFromPretrainedDispatch(t *testing.T) {
 		}
 		// Every config.json of the fixtures was written by save_pretrained (use_diff=True) of
 		// transformers 4.45: reproducing it byte for byte checks load and diff together.
-		raw, err := os.ReadFile(filepath.Join(fixtures, dir, "config.json"))
+		raw, err := os.ReadFile(filepath.Join(cfgFixtures, dir, "config.json"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,18 +16,18 @@ import (
 	"github.com/gotransformers/gotransformers/transformers/generation"
 )
 
-const fixtures = "../../parity/testdata"
+const cfgFixtures = "../../parity/testdata"
 
-type jsonStringer interface{ ToJSONString(useDiff bool) string }
+type cfgJSONStringer interface{ ToJSONString(useDiff bool) string }
 
-// checkFixture compares got with configs/<name>.json (use_diff=False) and <name>.diff.json.
-func checkFixture(t *testing.T, name string, c jsonStringer) {
+// cfgCheckFixture compares got with configs/<name>.json (use_diff=False) and <name>.diff.json.
+func cfgCheckFixture(t *testing.T, name string, c cfgJSONStringer) {
 	t.Helper()
 	for _, v := range []struct {
 		suffix string
 		diff   bool
 	}{{".json", false}, {".diff.json", true}} {
-		want, err := os.ReadFile(filepath.Join(fixtures, "configs", name+v.suffix))
+		want, err := os.ReadFile(filepath.Join(cfgFixtures, "configs", name+v.suffix))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -46,11 +46,11 @@ func checkFixture(t *testing.T, name string, c jsonStringer) {
 }
 
 func TestDefaultConfigsMatchTransformers(t *testing.T) {
-	checkFixture(t, "blip2_config_default", NewBlip2Config())
-	checkFixture(t, "blip2_vision_config_default", NewBlip2VisionConfig())
-	checkFixture(t, "blip2_qformer_config_default", NewBlip2QFormerConfig())
-	checkFixture(t, "opt_config_default", opt.NewOPTConfig())
-	checkFixture(t, "t5_config_default", t5.NewT5Config())
+	cfgCheckFixture(t, "blip2_config_default", NewBlip2Config())
+	cfgCheckFixture(t, "blip2_vision_config_default", NewBlip2VisionConfig())
+	cfgCheckFixture(t, "blip2_qformer_config_default", NewBlip2QFormerConfig())
+	cfgCheckFixture(t, "opt_config_default", opt.NewOPTConfig())
+	cfgCheckFixture(t, "t5_config_default", t5.NewT5Config())
 }
 
 func TestFromVisionQFormerTextConfigs(t *testing.T) {
@@ -68,17 +68,17 @@ func TestFromVisionQFormerTextConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFixture(t, "blip2_config_from_vision_qformer_text_t5", c)
+	cfgCheckFixture(t, "blip2_config_from_vision_qformer_text_t5", c)
 	c, err = FromVisionQFormerTextConfigs(NewBlip2VisionConfig(), NewBlip2QFormerConfig(), opt.NewOPTConfig(), 32, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFixture(t, "blip2_config_from_vision_qformer_text_opt", c)
+	cfgCheckFixture(t, "blip2_config_from_vision_qformer_text_opt", c)
 }
 
 func TestFixtureFoldersLoadAndRoundTrip(t *testing.T) {
 	for _, dir := range []string{"blip2-opt", "blip2-opt-legacy-fp16", "blip2-flan-t5", "real-blip2-opt-2.7b", "real-blip2-flan-t5-xl"} {
-		c, err := Blip2ConfigFromPretrained(context.Background(), filepath.Join(fixtures, dir))
+		c, err := Blip2ConfigFromPretrained(context.Background(), filepath.Join(cfgFixtures, dir))
 		if err != nil {
 			t.Fatalf("%s: %v", dir, err)
 		}
@@ -99,10 +99,10 @@ func TestFixtureFoldersLoadAndRoundTrip(t *testing.T) {
 	}
 }
 
-// expectedJSON returns the expected_json strings of case id in dir/cases/cases.json.
-func expectedJSON(t *testing.T, dir, id string) map[string]string {
+// cfgExpectedJSON returns the expected_json strings of case id in dir/cases/cases.json.
+func cfgExpectedJSON(t *testing.T, dir, id string) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtures, dir, "cases", "cases.json"))
+	data, err := os.ReadFile(filepath.Join(cfgFixtures, dir, "cases", "cases.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,8 +126,8 @@ func expectedJSON(t *testing.T, dir, id string) map[string]string {
 
 func TestRealConfigsByteIdentical(t *testing.T) {
 	for _, dir := range []string{"real-blip2-opt-2.7b", "real-blip2-flan-t5-xl"} {
-		want := expectedJSON(t, dir, "config/blip2_config")
-		c, err := Blip2ConfigFromPretrained(context.Background(), filepath.Join(fixtures, dir))
+		want := cfgExpectedJSON(t, dir, "config/blip2_config")
+		c, err := Blip2ConfigFromPretrained(context.Background(), filepath.Join(cfgFixtures, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -147,7 +147,7 @@ func TestRealConfigsByteIdentical(t *testing.T) {
 func TestGenerationConfigFromModelConfig(t *testing.T) {
 	// The generation_config.json of the fixture folders were written from from_model_config.
 	for _, dir := range []string{"blip2-opt", "blip2-opt-legacy-fp16", "blip2-flan-t5", "real-blip2-opt-2.7b", "real-blip2-flan-t5-xl"} {
-		c, err := Blip2ConfigFromPretrained(context.Background(), filepath.Join(fixtures, dir))
+		c, err := Blip2ConfigFromPretrained(context.Background(), filepath.Join(cfgFixtures, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +155,7 @@ func TestGenerationConfigFromModelConfig(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		raw, err := os.ReadFile(filepath.Join(fixtures, dir, generation.GenerationConfigName))
+		raw, err := os.ReadFile(filepath.Join(cfgFixtures, dir, generation.GenerationConfigName))
 		if err != nil {
 			t.Fatal(err)
 		}

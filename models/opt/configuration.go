@@ -73,6 +73,9 @@ func (c *OPTConfig) ModelType() string { return ModelType }
 // m over the defaults, unknown keys kept. file names the source in errors. The result is validated.
 func NewOPTConfigFromDict(m map[string]any, file string) (*OPTConfig, error) {
 	c := NewOPTConfig()
+	if v, ok := m["word_embed_proj_dim"]; ok && v == nil {
+		m = withoutKey(m, "word_embed_proj_dim")
+	}
 	if err := transformers.DecodeConfig(c, m, file, nil); err != nil {
 		return nil, fmt.Errorf("opt: %w", err)
 	}
@@ -150,4 +153,15 @@ func (c *OPTConfig) SaveJSON(path string, useDiff bool) error {
 // SavePretrained mirrors save_pretrained(dir): dir/config.json with use_diff=True.
 func (c *OPTConfig) SavePretrained(dir string) error {
 	return c.SaveJSON(filepath.Join(dir, transformers.ConfigName), true)
+}
+
+// withoutKey returns a shallow copy of m without key.
+func withoutKey(m map[string]any, key string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }

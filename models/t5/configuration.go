@@ -89,6 +89,9 @@ func attributeMap() map[string]string {
 // num_decoder_layers = num_layers when null or missing. file names the source in errors.
 func NewT5ConfigFromDict(m map[string]any, file string) (*T5Config, error) {
 	c := NewT5Config()
+	if v, ok := m["num_decoder_layers"]; ok && v == nil {
+		m = withoutKey(m, "num_decoder_layers")
+	}
 	if err := transformers.DecodeConfig(c, m, file, attributeMap()); err != nil {
 		return nil, fmt.Errorf("t5: %w", err)
 	}
@@ -194,4 +197,15 @@ func (c *T5Config) SaveJSON(path string, useDiff bool) error {
 // SavePretrained mirrors save_pretrained(dir): dir/config.json with use_diff=True.
 func (c *T5Config) SavePretrained(dir string) error {
 	return c.SaveJSON(filepath.Join(dir, transformers.ConfigName), true)
+}
+
+// withoutKey returns a shallow copy of m without key.
+func withoutKey(m map[string]any, key string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		if k != key {
+			out[k] = v
+		}
+	}
+	return out
 }

@@ -12,12 +12,12 @@ import (
 	"github.com/gotransformers/gotransformers/transformers"
 )
 
-const fixtures = "../../parity/testdata"
+const cfgFixtures = "../../parity/testdata"
 
-// expectedJSON returns the expected_json strings of case id in dir/cases/cases.json.
-func expectedJSON(t *testing.T, dir, id string) map[string]string {
+// cfgExpectedJSON returns the expected_json strings of case id in dir/cases/cases.json.
+func cfgExpectedJSON(t *testing.T, dir, id string) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(fixtures, dir, "cases", "cases.json"))
+	data, err := os.ReadFile(filepath.Join(cfgFixtures, dir, "cases", "cases.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,8 +41,8 @@ func expectedJSON(t *testing.T, dir, id string) map[string]string {
 
 func TestRealGenerationConfigsByteIdentical(t *testing.T) {
 	for _, dir := range []string{"real-blip2-opt-2.7b", "real-blip2-flan-t5-xl"} {
-		want := expectedJSON(t, dir, "config/generation_config")
-		gc, err := GenerationConfigFromPretrained(context.Background(), filepath.Join(fixtures, dir))
+		want := cfgExpectedJSON(t, dir, "config/generation_config")
+		gc, err := GenerationConfigFromPretrained(context.Background(), filepath.Join(cfgFixtures, dir))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,7 +57,7 @@ func TestRealGenerationConfigsByteIdentical(t *testing.T) {
 
 func TestFixtureGenerationConfigsRoundTrip(t *testing.T) {
 	for _, dir := range []string{"blip2-opt", "blip2-opt-legacy-fp16", "blip2-flan-t5", "opt", "flan-t5", "real-blip2-opt-2.7b", "real-blip2-flan-t5-xl"} {
-		path := filepath.Join(fixtures, dir, GenerationConfigName)
+		path := filepath.Join(cfgFixtures, dir, GenerationConfigName)
 		raw, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
