@@ -9,6 +9,7 @@ import (
 	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
 	"github.com/gotransformers/gotransformers/models/opt"
 	"github.com/gotransformers/gotransformers/models/t5"
+	"github.com/gotransformers/gotransformers/processing/tokenizer"
 	"github.com/gotransformers/gotransformers/transformers/generation"
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
@@ -97,10 +98,7 @@ func generateLM(ctx context.Context, env *Env, c *Case, kwargs map[string]json.R
 func checkGeneratedText(ctx context.Context, env *Env, c *Case, seqs [][]int, textKey, rawKey string) Result {
 	dec, err := folderDecoder(ctx, env)
 	if err != nil {
-		return Result{Status: StatusOK, Msg: fmt.Sprintf("ids only (no tokenizer: %v)", err)}
-	}
-	if dec == nil {
-		return Result{Status: StatusOK, Msg: "ids only (tokenizer not available yet)"}
+		return Fail("tokenizer: %v", err)
 	}
 	res := Result{Status: StatusOK}
 	for _, k := range []struct {
@@ -131,10 +129,24 @@ func checkGeneratedText(ctx context.Context, env *Env, c *Case, seqs [][]int, te
 	return res
 }
 
-// folderDecoder returns batch_decode of the folder's tokenizer (skip_special_tokens=True strips
-// every text, as the fixtures do), or nil while no tokenizer is wired.
+// folderDecoder returns batch_decode of the folder's tokenizer (for BLIP-2 folders with the
+// <image> token Blip2Processor adds), cached.
 func folderDecoder(ctx context.Context, env *Env) (func(seqs [][]int, skip bool) ([]string, error), error) {
-	return nil, nil
+	v, err := env.Cache("generate/tokenizer", func() (any, error) {
+		tok, err := tokenizer.FromPretrained(env.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if env.File.ModelClass == "Blip2ForConditionalGeneration" {
+			tok.AddTokens([]tokenizer.AddedToken{{Content: "<image>", Special: true}}, true)
+		}
+		return tok, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	tok := v.(*tokenizer.Tokenizer)
+	return tok.BatchDecode, nil
 }
 
 // blip2Model loads the folder's Blip2ForConditionalGeneration once (shared with other kinds).
