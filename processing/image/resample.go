@@ -267,10 +267,13 @@ func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
 					k := hor.k[xx*hor.ksize : xx*hor.ksize+xmax]
 					p := in[xmin*3 : (xmin+xmax)*3]
 					s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-					for x, kv := range k {
-						s0 += int32(p[3*x]) * kv
-						s1 += int32(p[3*x+1]) * kv
-						s2 += int32(p[3*x+2]) * kv
+					j := 0
+					for _, kv := range k {
+						q := p[j : j+3 : j+3]
+						s0 += int32(q[0]) * kv
+						s1 += int32(q[1]) * kv
+						s2 += int32(q[2]) * kv
+						j += 3
 					}
 					out[3*xx] = clip8(s0)
 					out[3*xx+1] = clip8(s1)
@@ -295,8 +298,9 @@ func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
 			}
 			for y, kv := range k {
 				row := src[(y+ymin)*srcW*3 : (y+ymin+1)*srcW*3]
+				a := acc[:len(row)]
 				for i, v := range row {
-					acc[i] += int32(v) * kv
+					a[i] += int32(v) * kv
 				}
 			}
 			o := out[yy*width*3 : (yy+1)*width*3]
