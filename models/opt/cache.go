@@ -38,19 +38,22 @@ func (c *Cache) Len() int {
 func (c *Cache) Batch() int { return c.batch }
 
 // Reorder makes row i of the cache a copy of row rows[i] (transformers' _reorder_cache /
-// DynamicCache.reorder_cache). len(rows) becomes the batch size.
+// DynamicCache.reorder_cache). len(rows) becomes the batch size. On an empty cache it does
+// nothing.
 func (c *Cache) Reorder(rows []int) error {
+	if c == nil {
+		return fmt.Errorf("opt: cache reorder: nil cache")
+	}
 	if len(rows) == 0 {
 		return fmt.Errorf("opt: cache reorder: no rows")
+	}
+	if len(c.layers) == 0 {
+		return nil // nothing cached yet: the first Forward sizes the cache
 	}
 	for i, r := range rows {
 		if r < 0 || r >= c.batch {
 			return fmt.Errorf("opt: cache reorder: rows[%d] = %d outside the batch of %d", i, r, c.batch)
 		}
-	}
-	if len(c.layers) == 0 {
-		c.batch = len(rows)
-		return nil
 	}
 	identity := len(rows) == c.batch
 	for i, r := range rows {

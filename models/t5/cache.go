@@ -45,10 +45,16 @@ func (c *Cache) Batch() int { return c.batch }
 func (c *Cache) crossReady() bool { return len(c.cross) > 0 && c.cross[0].n > 0 }
 
 // Reorder makes row i of the cache a copy of row rows[i] (transformers' _reorder_cache).
-// len(rows) becomes the batch size.
+// len(rows) becomes the batch size. On an empty cache it does nothing.
 func (c *Cache) Reorder(rows []int) error {
+	if c == nil {
+		return fmt.Errorf("t5: cache reorder: nil cache")
+	}
 	if len(rows) == 0 {
 		return fmt.Errorf("t5: cache reorder: no rows")
+	}
+	if len(c.self) == 0 {
+		return nil // nothing cached yet: the first Forward sizes the cache
 	}
 	for i, r := range rows {
 		if r < 0 || r >= c.batch {
@@ -59,8 +65,7 @@ func (c *Cache) Reorder(rows []int) error {
 	for i, r := range rows {
 		identity = identity && r == i
 	}
-	if identity || len(c.self) == 0 {
-		c.batch = len(rows)
+	if identity {
 		return nil
 	}
 	for i := range c.self {
