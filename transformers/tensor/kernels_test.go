@@ -527,3 +527,42 @@ func TestAttention(t *testing.T) {
 		assertClose(t, "Attention", got.Data, want, 1e-5)
 	}
 }
+
+func TestExpErf32(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	worst := 0.0
+	for i := range 200000 {
+		x := float32(r.Float64()*200 - 100)
+		if i < 1000 {
+			x = float32(r.NormFloat64())
+		}
+		want := math.Exp(float64(x))
+		got := float64(exp32(x))
+		if want > math.MaxFloat32 {
+			if !math.IsInf(got, 1) {
+				t.Fatalf("exp32(%g) = %g, want +Inf", x, got)
+			}
+			continue
+		}
+		if want < 1e-37 { // float32 subnormal range: absolute check
+			if math.Abs(got-want) > 1e-44 {
+				t.Fatalf("exp32(%g) = %g, want %g", x, got, want)
+			}
+			continue
+		}
+		rel := math.Abs(got-want) / want
+		worst = max(worst, rel)
+		if rel > 1.2e-7 {
+			t.Fatalf("exp32(%g) = %g, want %g (rel %g)", x, got, want, rel)
+		}
+	}
+	if exp32(float32(math.Inf(-1))) != 0 || !math.IsInf(float64(exp32(100)), 1) || exp32(0) != 1 {
+		t.Fatal("exp32 specials")
+	}
+	for range 100000 {
+		x := float32(r.NormFloat64() * 3)
+		if d := math.Abs(float64(erf32(x)) - math.Erf(float64(x))); d > 6e-7 { // the formula (1.5e-7) plus float32 rounding near 1
+			t.Fatalf("erf32(%g) = %g, want %g", x, erf32(x), math.Erf(float64(x)))
+		}
+	}
+}

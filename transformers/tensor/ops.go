@@ -180,12 +180,13 @@ func unaryInPlace(t *Tensor, f func(x []float32)) {
 	parallelFor(len(t.Data), 1<<13, func(lo, hi int) { f(t.Data[lo:hi]) })
 }
 
-// GELUInPlace applies the exact GELU x/2*(1+erf(x/sqrt 2)) (torch nn.GELU(), ACT2FN["gelu"]).
+// GELUInPlace applies the exact GELU x/2*(1+erf(x/sqrt 2)) (torch nn.GELU(), ACT2FN["gelu"]) with
+// torch's own float32 erf formula (the one its vectorized CPU kernel uses).
 func GELUInPlace(t *Tensor) {
+	const sqrtHalf = float32(0.70710678118654752440)
 	unaryInPlace(t, func(x []float32) {
 		for i, v := range x {
-			f := float64(v)
-			x[i] = float32(0.5 * f * (1 + math.Erf(f*math.Sqrt2/2)))
+			x[i] = v * 0.5 * (1 + erf32(v*sqrtHalf))
 		}
 	})
 }
@@ -269,13 +270,13 @@ func softmaxRow(x []float32) {
 	}
 	var s float64
 	for i, v := range x {
-		e := math.Exp(float64(v - m))
-		x[i] = float32(e)
-		s += e
+		e := exp32(v - m)
+		x[i] = e
+		s += float64(e)
 	}
-	inv := 1 / s
+	inv := float32(1 / s)
 	for i, v := range x {
-		x[i] = float32(float64(v) * inv)
+		x[i] = v * inv
 	}
 }
 
