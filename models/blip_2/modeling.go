@@ -22,11 +22,13 @@ type Blip2Parts struct {
 	Qformer            *Blip2QFormerModel
 	LanguageProjection *nn.Linear // language_projection: [LM hidden, qformer hidden]
 	LanguageModel      LanguageModel
-	shapeOnly          bool
 	keys               []weights.KeyInfo  // this tree's state_dict entries, in module order
 	prefix             string             // the binder prefix the tree was built under ("" or "x.")
 	stateDict          *weights.StateDict // owned by FromPretrained models (Close)
 }
+
+// shapeOnly reports whether the tree was built without weights (a placeholder query_tokens).
+func (p *Blip2Parts) shapeOnly() bool { return p.QueryTokens == nil || p.QueryTokens.ShapeOnly() }
 
 // textHidden returns the width of the language model's input embeddings for a text config.
 func textHidden(tc TextConfig) (int, error) {
@@ -92,7 +94,6 @@ func newBlip2Parts(cfg *Blip2Config, b *weights.Binder) (*Blip2Parts, error) {
 		return nil, fmt.Errorf("blip2: config: use_decoder_only_language_model %v does not fit text_config.model_type %q",
 			cfg.UseDecoderOnlyLanguageModel, cfg.TextConfig.ModelType())
 	}
-	p.shapeOnly = p.QueryTokens.ShapeOnly()
 	if p.prefix = b.Prefix(); p.prefix != "" {
 		p.prefix += "."
 	}
@@ -121,7 +122,7 @@ type ImageFeatures struct {
 
 // imageFeatures runs vision model -> Q-Former (-> language_projection when project is set).
 func (p *Blip2Parts) imageFeatures(ctx context.Context, in *ImageInput, project bool) (*ImageFeatures, error) {
-	if p.shapeOnly {
+	if p.shapeOnly() {
 		return nil, ErrShapeOnly
 	}
 	if in == nil {
@@ -200,7 +201,7 @@ type TextInput struct {
 // (Logits [B, T, V] for OPT, [B, Td, V] for T5).
 func (m *Blip2Model) GetTextFeatures(ctx context.Context, in *TextInput) (out *LMOutput, err error) {
 	defer recoverErr("get_text_features", &err)
-	if m.shapeOnly {
+	if m.shapeOnly() {
 		return nil, ErrShapeOnly
 	}
 	if in == nil {
@@ -225,7 +226,7 @@ func (m *Blip2Model) GetTextFeatures(ctx context.Context, in *TextInput) (out *L
 // vision model output (last_hidden_state, pooler_output), not Q-Former or projected features.
 func (m *Blip2Model) GetImageFeatures(ctx context.Context, in *ImageInput) (out *VisionOutput, err error) {
 	defer recoverErr("get_image_features", &err)
-	if m.shapeOnly {
+	if m.shapeOnly() {
 		return nil, ErrShapeOnly
 	}
 	if in == nil {

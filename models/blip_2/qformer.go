@@ -103,7 +103,11 @@ type Blip2QFormerModel struct {
 	Config    *Blip2QFormerConfig
 	Layernorm *nn.LayerNorm
 	Encoder   *Blip2QFormerEncoder
-	shapeOnly bool
+}
+
+// shapeOnly reports whether the model was built without weights.
+func (m *Blip2QFormerModel) shapeOnly() bool {
+	return m.Layernorm.Weight == nil || m.Layernorm.Weight.ShapeOnly()
 }
 
 // QFormerInput holds the arguments of Blip2QFormerModel.Forward.
@@ -188,7 +192,6 @@ func NewBlip2QFormerModel(cfg *Blip2QFormerConfig, b *weights.Binder) (*Blip2QFo
 		l.FeedForward = ffn(lb, "intermediate_query", "output_query")
 		m.Encoder.Layer = append(m.Encoder.Layer, l)
 	}
-	m.shapeOnly = m.Layernorm.Weight == nil || m.Layernorm.Weight.ShapeOnly()
 	return m, nil
 }
 
@@ -196,7 +199,7 @@ func NewBlip2QFormerModel(cfg *Blip2QFormerConfig, b *weights.Binder) (*Blip2QFo
 // in.QueryEmbeds: [B, T, D], in.EncoderHiddenStates: [B, S, E] -> LastHiddenState [B, T, D].
 func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out *QFormerOutput, err error) {
 	defer recoverErr("qformer", &err)
-	if m.shapeOnly {
+	if m.shapeOnly() {
 		return nil, ErrShapeOnly
 	}
 	if in == nil {

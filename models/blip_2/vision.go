@@ -176,9 +176,11 @@ type Blip2VisionModel struct {
 	Embeddings    *Blip2VisionEmbeddings
 	Encoder       *Blip2Encoder
 	PostLayernorm *nn.LayerNorm
-	shapeOnly     bool
 	stateDict     *weights.StateDict // owned by VisionModelFromPretrained models (Close)
 }
+
+// shapeOnly reports whether the model was built without weights.
+func (m *Blip2VisionModel) shapeOnly() bool { return m.Embeddings.PositionEmbedding.ShapeOnly() }
 
 // VisionOptions are the optional arguments of Blip2VisionModel.Forward.
 type VisionOptions struct {
@@ -245,7 +247,6 @@ func NewBlip2VisionModel(cfg *Blip2VisionConfig, b *weights.Binder) (*Blip2Visio
 		})
 	}
 	m.PostLayernorm = nn.NewLayerNorm(b, "post_layernorm", d, eps)
-	m.shapeOnly = m.Embeddings.PositionEmbedding.ShapeOnly()
 	return m, nil
 }
 
@@ -253,7 +254,7 @@ func NewBlip2VisionModel(cfg *Blip2VisionConfig, b *weights.Binder) (*Blip2Visio
 // pixelValues: [N, C, H, W] -> LastHiddenState [N, 1 + (H/p)(W/p), D], PoolerOutput [N, D].
 func (m *Blip2VisionModel) Forward(ctx context.Context, pixelValues *tensor.Tensor, opts VisionOptions) (out *VisionOutput, err error) {
 	defer recoverErr("vision_model", &err)
-	if m.shapeOnly {
+	if m.shapeOnly() {
 		return nil, ErrShapeOnly
 	}
 	if err := checkShape("blip2: vision_model: pixel_values", pixelValues, -1, -1, -1, -1); err != nil {
