@@ -62,8 +62,8 @@ func (c *Cache) Reorder(rows []int) error {
 	if identity {
 		return nil
 	}
-	for i, l := range c.layers {
-		c.layers[i] = l.reorder(rows)
+	for _, l := range c.layers {
+		l.reorder(rows)
 	}
 	c.batch = len(rows)
 	return nil

@@ -189,6 +189,23 @@ func TestCacheReorder(t *testing.T) {
 		require.NoError(t, err)
 		assertClose(t, "reordered step", one.Logits.Data, out.Logits.Data[i*v:(i+1)*v], 1e-5)
 	}
+	// a second reorder at the same batch size goes through the spare buffers
+	rows2 := []int{2, 2, 0}
+	require.NoError(t, c.Reorder(rows2))
+	var ids2, mask2 [][]int
+	for _, r := range rows2 {
+		ids2 = append(ids2, []int{400})
+		mask2 = append(mask2, append(append([]int(nil), mask[r]...), 1))
+	}
+	out, err = f.m.Forward(ctx, &Input{InputIDs: ids2, AttentionMask: mask2, Cache: c})
+	require.NoError(t, err)
+	for i, r2 := range rows2 {
+		r := rows[r2]
+		row := append(append([]int(nil), unpad(f.ids[r], f.mask[r])...), next[r2], 400)
+		one, err := f.m.Forward(ctx, &Input{InputIDs: [][]int{row}, LogitsToKeep: 1})
+		require.NoError(t, err)
+		assertClose(t, "second reorder", one.Logits.Data, out.Logits.Data[i*v:(i+1)*v], 1e-5)
+	}
 	require.Error(t, c.Reorder([]int{3}))
 }
 

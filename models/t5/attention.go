@@ -16,6 +16,8 @@ type kvBuf struct {
 	b, h, dh int
 	capacity int
 	n        int
+
+	spareK, spareV []float32 // the buffers of the previous reorder, reused by the next
 }
 
 func newKV(b, h, dh, capacity int) *kvBuf {
@@ -39,6 +41,7 @@ func (c *kvBuf) grow(need int) {
 		copy(nv[r*nc*c.dh:r*nc*c.dh+c.n*c.dh], c.v[r*c.capacity*c.dh:r*c.capacity*c.dh+c.n*c.dh])
 	}
 	c.k, c.v, c.capacity = nk, nv, nc
+	c.spareK, c.spareV = nil, nil
 }
 
 // appendKV stores new keys and values given in projection layout ([B, T, H*dh]) at positions
@@ -61,20 +64,30 @@ func (c *kvBuf) appendKV(k, v *tensor.Tensor) {
 	c.n += t
 }
 
-// reorder returns a buffer whose row i is row rows[i] of c (rows in range, checked by the caller).
-func (c *kvBuf) reorder(rows []int) *kvBuf {
-	out := newKV(len(rows), c.h, c.dh, c.capacity)
-	out.n = c.n
+// reorder makes row i of c row rows[i] of the old c (rows in range, checked by the caller). Only
+// the filled positions are copied; with an unchanged batch size the copy goes into a spare buffer
+// kept for the next reorder, so beam search does not allocate a cache per step.
+func (c *kvBuf) reorder(rows []int) {
+	nk, nv := c.spareK, c.spareV
+	size := len(rows) * c.h * c.capacity * c.dh
+	if len(nk) != size {
+		nk, nv = make([]float32, size), make([]float32, size)
+	}
 	per := c.capacity * c.dh
 	for i, r := range rows {
 		for h := 0; h < c.h; h++ {
 			dst := (i*c.h + h) * per
 			src := (r*c.h + h) * per
-			copy(out.k[dst:dst+c.n*c.dh], c.k[src:src+c.n*c.dh])
-			copy(out.v[dst:dst+c.n*c.dh], c.v[src:src+c.n*c.dh])
+			copy(nk[dst:dst+c.n*c.dh], c.k[src:src+c.n*c.dh])
+			copy(nv[dst:dst+c.n*c.dh], c.v[src:src+c.n*c.dh])
 		}
 	}
-	return out
+	if len(rows) == c.b {
+		c.spareK, c.spareV = c.k, c.v
+	} else {
+		c.spareK, c.spareV = nil, nil
+	}
+	c.k, c.v, c.b = nk, nv, len(rows)
 }
 
 // attention computes, for every row b, head h and query i (T5 does not scale the scores),

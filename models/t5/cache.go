@@ -69,8 +69,8 @@ func (c *Cache) Reorder(rows []int) error {
 		return nil
 	}
 	for i := range c.self {
-		c.self[i] = c.self[i].reorder(rows)
-		c.cross[i] = c.cross[i].reorder(rows)
+		c.self[i].reorder(rows)
+		c.cross[i].reorder(rows)
 	}
 	if c.encMask != nil {
 		m := make([][]int, len(rows))
