@@ -296,6 +296,13 @@ func setValue(f reflect.Value, val any) (byte, error) {
 			f.Set(reflect.Zero(t))
 			return 0, nil
 		}
+		if im, isInt := val.(map[int64]any); isInt {
+			sm := make(map[string]any, len(im))
+			for k, e := range im {
+				sm[strconv.FormatInt(k, 10)] = e
+			}
+			val = sm
+		}
 		obj, ok := val.(map[string]any)
 		if !ok {
 			return 0, fmt.Errorf("want an object, got %s", pyTypeName(val))
@@ -438,17 +445,17 @@ func encodeValue(f reflect.Value, form byte) any {
 		if f.IsNil() {
 			return nil
 		}
-		out := make(map[string]any, f.Len())
 		it := f.MapRange()
-		for it.Next() {
-			k := it.Key()
-			var ks string
-			if k.Kind() == reflect.Int {
-				ks = strconv.FormatInt(k.Int(), 10)
-			} else {
-				ks = k.String()
+		if t.Key().Kind() == reflect.Int {
+			out := make(map[int64]any, f.Len())
+			for it.Next() {
+				out[it.Key().Int()] = encodeValue(it.Value(), 0)
 			}
-			out[ks] = encodeValue(it.Value(), 0)
+			return out
+		}
+		out := make(map[string]any, f.Len())
+		for it.Next() {
+			out[it.Key().String()] = encodeValue(it.Value(), 0)
 		}
 		return out
 	}

@@ -21,6 +21,7 @@ var ErrInvalidConfig = errors.New("invalid configuration")
 // exponent become int64, the others float64; objects are map[string]any, arrays []any. file names
 // the source in errors.
 func ParseJSON(data []byte, file string) (map[string]any, error) {
+	data = replaceNonFinite(data)
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
 	var raw any
@@ -60,6 +61,16 @@ func fromNumbers(v any) any {
 
 func convertNumbers(v any) (any, error) {
 	switch x := v.(type) {
+	case string:
+		switch x {
+		case nanMarker:
+			return math.NaN(), nil
+		case infMarker:
+			return math.Inf(1), nil
+		case negInfMarker:
+			return math.Inf(-1), nil
+		}
+		return x, nil
 	case json.Number:
 		s := string(x)
 		if !strings.ContainsAny(s, ".eE") {
@@ -225,6 +236,30 @@ func writePy(b *strings.Builder, v any, depth int) {
 		}
 		writeIndent(b, depth)
 		b.WriteByte('}')
+	case map[int64]any:
+		// Python dicts with int keys (id2label): json.dumps(sort_keys=True) sorts the ints
+		// numerically, then writes them as strings.
+		if len(x) == 0 {
+			b.WriteString("{}")
+			return
+		}
+		keys := make([]int64, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+		b.WriteByte('{')
+		for i, k := range keys {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			writeIndent(b, depth+1)
+			writePyString(b, strconv.FormatInt(k, 10))
+			b.WriteString(": ")
+			writePy(b, x[k], depth+1)
+		}
+		writeIndent(b, depth)
+		b.WriteByte('}')
 	default:
 		writePyString(b, fmt.Sprint(x))
 	}
@@ -263,7 +298,8 @@ func writePyString(b *strings.Builder, s string) {
 }
 
 // Normalize converts v to the canonical value tree used by ToDict: nil, bool, int64, float64,
-// string, []any, map[string]any (deep copy). Other ints, []int, []string, map[int]string,
+// string, []any, map[string]any, and map[int64]any for Python dicts with int keys (id2label; they
+// sort numerically in ToJSONString) (deep copy). Other ints, []int, []string, map[int]string,
 // map[string]int and similar are converted.
 func Normalize(v any) any {
 	switch x := v.(type) {
@@ -302,9 +338,15 @@ func Normalize(v any) any {
 		}
 		return out
 	case map[int]string:
-		out := make(map[string]any, len(x))
+		out := make(map[int64]any, len(x))
 		for k, e := range x {
-			out[strconv.Itoa(k)] = e
+			out[int64(k)] = e
+		}
+		return out
+	case map[int64]any:
+		out := make(map[int64]any, len(x))
+		for k, e := range x {
+			out[k] = Normalize(e)
 		}
 		return out
 	case map[string]int:
@@ -356,6 +398,18 @@ func PyEqual(a, b any) bool {
 			}
 		}
 		return true
+	case map[int64]any:
+		y, ok := b.(map[int64]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			w, ok := y[k]
+			if !ok || !PyEqual(v, w) {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }
@@ -391,7 +445,7 @@ func pyTypeName(v any) string {
 		return "a string"
 	case []any:
 		return "a list"
-	case map[string]any:
+	case map[string]any, map[int64]any:
 		return "an object"
 	}
 	return fmt.Sprintf("%T", v)
@@ -434,4 +488,60 @@ func SaveJSON(path, s string) error {
 	}
 	ok = true
 	return nil
+}
+
+// Markers standing for the non-finite literals Python's json module reads and writes (NaN,
+// Infinity, -Infinity) while encoding/json decodes the text; they cannot come from a real string
+// of the file because replaceNonFinite only rewrites bare tokens.
+const (
+	nanMarker    = "\x00gotransformers:NaN"
+	infMarker    = "\x00gotransformers:Infinity"
+	negInfMarker = "\x00gotransformers:-Infinity"
+)
+
+// replaceNonFinite rewrites the bare tokens NaN, Infinity and -Infinity (outside strings) into
+// marker strings, so that files written by Python with non-finite floats parse.
+func replaceNonFinite(data []byte) []byte {
+	if !bytes.Contains(data, []byte("NaN")) && !bytes.Contains(data, []byte("Infinity")) {
+		return data
+	}
+	var out bytes.Buffer
+	inStr, esc := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inStr {
+			out.WriteByte(c)
+			switch {
+			case esc:
+				esc = false
+			case c == '\\':
+				esc = true
+			case c == '"':
+				inStr = false
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			inStr = true
+			out.WriteByte(c)
+		case bytes.HasPrefix(data[i:], []byte("NaN")):
+			out.Write(jsonQuote(nanMarker))
+			i += len("NaN") - 1
+		case bytes.HasPrefix(data[i:], []byte("Infinity")):
+			out.Write(jsonQuote(infMarker))
+			i += len("Infinity") - 1
+		case bytes.HasPrefix(data[i:], []byte("-Infinity")):
+			out.Write(jsonQuote(negInfMarker))
+			i += len("-Infinity") - 1
+		default:
+			out.WriteByte(c)
+		}
+	}
+	return out.Bytes()
+}
+
+func jsonQuote(s string) []byte {
+	b, _ := json.Marshal(s)
+	return b
 }

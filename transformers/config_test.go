@@ -157,3 +157,34 @@ func TestSaveJSONAtomicAndLoadConfigDict(t *testing.T) {
 		t.Errorf("options %+v", lo)
 	}
 }
+
+func TestID2LabelSortsNumerically(t *testing.T) {
+	// json.dumps(sort_keys=True) sorts the int keys of id2label as ints: "2" before "10".
+	c := newTestConfig()
+	if err := DecodeConfig(c, map[string]any{"num_labels": int64(11)}, "t.json", nil); err != nil {
+		t.Fatal(err)
+	}
+	s := ToJSONString(ConfigToDict(c, "test"))
+	if i, j := strings.Index(s, "\"9\": \"LABEL_9\""), strings.Index(s, "\"10\": \"LABEL_10\""); i < 0 || j < 0 || i > j {
+		t.Errorf("id2label order:\n%s", s)
+	}
+	if i, j := strings.Index(s, "\"LABEL_10\": 10"), strings.Index(s, "\"LABEL_2\": 2"); i < 0 || j < 0 || i > j {
+		t.Errorf("label2id order (string keys):\n%s", s)
+	}
+}
+
+func TestParseJSONNonFinite(t *testing.T) {
+	m, err := ParseJSON([]byte(`{"a": NaN, "b": -Infinity, "c": [Infinity], "s": "NaN \" Infinity"}`), "x.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f, ok := m["a"].(float64); !ok || !math.IsNaN(f) {
+		t.Errorf("a = %v", m["a"])
+	}
+	if m["b"] != math.Inf(-1) || m["c"].([]any)[0] != math.Inf(1) || m["s"] != "NaN \" Infinity" {
+		t.Errorf("parsed %v", m)
+	}
+	if s := ToJSONString(map[string]any{"b": m["b"]}); s != "{\n  \"b\": -Infinity\n}\n" {
+		t.Errorf("written %q", s)
+	}
+}
