@@ -42,24 +42,12 @@ func mergeHeads(x *tensor.Tensor) *tensor.Tensor {
 	return tensor.Permute(x, 0, 2, 1, 3).Reshape(b, t, h*hd)
 }
 
-// scaledAttention computes softmax(q k^T * s + mask) v, or softmax(q k^T / s + mask) v when divide is
-// set (BERT-style attention divides by sqrt(head_dim); the vision attention multiplies by head_dim^-0.5).
+// scaledAttention computes softmax(q k^T * scale + mask) v with the fused tensor.Attention kernel
+// (the BERT-style division by sqrt(head_dim) of the Q-Former is passed as its reciprocal).
 // q: [B, H, Tq, hd], k/v: [B, H, Tk, hd], mask: nil or additive, broadcastable to [B, H, Tq, Tk]
-// (typically [B, 1, 1, Tk] or [B, 1, Tq, Tk]). Returns [B, H, Tq, hd].
-func scaledAttention(q, k, v *tensor.Tensor, s float32, divide bool, mask *tensor.Tensor) *tensor.Tensor {
-	scores := tensor.MatMulT(q, k) // [B, H, Tq, Tk]
-	if divide {
-		for i := range scores.Data {
-			scores.Data[i] /= s
-		}
-	} else {
-		tensor.ScaleInPlace(scores, s)
-	}
-	if mask != nil {
-		tensor.AddInPlace(scores, mask)
-	}
-	tensor.SoftmaxInPlace(scores)
-	return tensor.MatMul(scores, v)
+// (typically [B, 1, 1, Tk]). Returns [B, H, Tq, hd].
+func scaledAttention(q, k, v *tensor.Tensor, scale float32, mask *tensor.Tensor) *tensor.Tensor {
+	return tensor.Attention(q, k, v, mask, scale)
 }
 
 // extendedMask turns a [B, T] 0/1 mask into the additive [B, 1, 1, T] mask transformers builds

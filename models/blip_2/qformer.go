@@ -24,7 +24,7 @@ func (a *Blip2QFormerMultiHeadAttention) Forward(x, kv, mask *tensor.Tensor) *te
 	v := splitHeads(a.Value.Forward(kv), a.NumHeads) // [B, H, S, hd]
 	q := splitHeads(a.Query.Forward(x), a.NumHeads)  // [B, H, T, hd]
 	hd := q.Shape[3]
-	ctx := scaledAttention(q, k, v, float32(math.Sqrt(float64(hd))), true, mask) // [B, H, T, hd]
+	ctx := scaledAttention(q, k, v, float32(1/math.Sqrt(float64(hd))), mask) // [B, H, T, hd]
 	return mergeHeads(ctx)
 }
 

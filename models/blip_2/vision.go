@@ -131,7 +131,7 @@ func (a *Blip2Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
 	q := tensor.From(qkv.Data[:per], b, h, t, hd)
 	k := tensor.From(qkv.Data[per:2*per], b, h, t, hd)
 	v := tensor.From(qkv.Data[2*per:], b, h, t, hd)
-	ctx := scaledAttention(q, k, v, a.Scale, false, nil) // [B, H, T, hd]
+	ctx := scaledAttention(q, k, v, a.Scale, nil) // [B, H, T, hd]
 	return a.Projection.Forward(mergeHeads(ctx))
 }
 
