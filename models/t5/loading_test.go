@@ -3,6 +3,7 @@ package t5
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -51,4 +52,28 @@ func TestFromPretrainedErrors(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, m.Close())
 	require.NoError(t, m.Close())
+}
+
+// TestFromPretrainedPytorchBin: a folder with only config.json and pytorch_model.bin loads through
+// FromPretrained and gives the logits of the safetensors folder.
+func TestFromPretrainedPytorchBin(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"config.json", "pytorch_model.bin"} {
+		abs, err := filepath.Abs(filepath.Join(fixtureDir, name))
+		require.NoError(t, err)
+		require.NoError(t, os.Symlink(abs, filepath.Join(dir, name)))
+	}
+	ctx := context.Background()
+	mb, err := FromPretrained(ctx, dir)
+	require.NoError(t, err)
+	defer mb.Close()
+	ms, err := FromPretrained(ctx, fixtureDir)
+	require.NoError(t, err)
+	defer ms.Close()
+	in := &Input{InputIDs: [][]int{{5, 6, 7, 1}}, DecoderInputIDs: [][]int{{0, 9}}}
+	a, err := mb.Forward(ctx, in)
+	require.NoError(t, err)
+	b, err := ms.Forward(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, b.Logits.Data, a.Logits.Data)
 }
