@@ -138,41 +138,57 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 		}
 		return
 	}
-	var edge [mr * nr]float32
 	for jc := 0; jc < n; jc += ncBlk {
 		nc := min(ncBlk, n-jc)
+		bj := b.sub(jc)
 		for pc := 0; pc < k; pc += kcBlk {
 			kc := min(kcBlk, k-pc)
 			acc := accumulate || pc > 0
-			packB(bufs.b, b.sub(jc), pc, kc, nc, bufs.tmp)
+			if m <= mcBlk {
+				// one A block: pack it, then pack each B panel right before its use so that the
+				// weight streaming overlaps the arithmetic.
+				packA(bufs.a, a, lda, m, pc, kc)
+				for jr := 0; jr < nc; jr += nr {
+					packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nr, nc-jr), bufs.tmp)
+					macroKernel(c[jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], m, min(nr, nc-jr), kc, acc)
+				}
+				continue
+			}
+			packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
 			for ic := 0; ic < m; ic += mcBlk {
 				mc := min(mcBlk, m-ic)
 				packA(bufs.a, a[ic*lda:], lda, mc, pc, kc)
 				for jr := 0; jr < nc; jr += nr {
-					bp := bufs.b[jr*kc : (jr+nr)*kc]
-					cols := min(nr, nc-jr)
-					for ir := 0; ir < mc; ir += mr {
-						ap := bufs.a[ir*kc : (ir+mr)*kc]
-						rows := min(mr, mc-ir)
-						co := (ic+ir)*ldc + jc + jr
-						if rows == mr && cols == nr {
-							kern6x16(kc, ap, bp, c[co:], ldc, acc)
-							continue
-						}
-						kern6x16(kc, ap, bp, edge[:], nr, false)
-						for i := range rows {
-							dst := c[co+i*ldc : co+i*ldc+cols]
-							src := edge[i*nr : i*nr+cols]
-							if acc {
-								for j, v := range src {
-									dst[j] += v
-								}
-							} else {
-								copy(dst, src)
-							}
-						}
-					}
+					macroKernel(c[ic*ldc+jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], mc, min(nr, nc-jr), kc, acc)
 				}
+			}
+		}
+	}
+}
+
+// macroKernel runs the micro-kernels down one packed B panel (kc x 16, cols valid) for mc packed A
+// rows, into c (stride ldc).
+func macroKernel(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool) {
+	var edge [mr * nr]float32
+	for ir := 0; ir < mc; ir += mr {
+		a := ap[ir*kc : (ir+mr)*kc]
+		rows := min(mr, mc-ir)
+		co := ir * ldc
+		if cols == nr && kernRows(rows, kc, a, bp, c[co:], ldc, acc) {
+			continue
+		}
+		if !kernRows(mr, kc, a, bp, edge[:], nr, false) {
+			kern6x16Go(kc, a, bp, edge[:], nr, false)
+		}
+		for i := range rows {
+			dst := c[co+i*ldc : co+i*ldc+cols]
+			src := edge[i*nr : i*nr+cols]
+			if acc {
+				for j, v := range src {
+					dst[j] += v
+				}
+			} else {
+				copy(dst, src)
 			}
 		}
 	}

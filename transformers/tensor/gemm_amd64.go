@@ -5,6 +5,21 @@ package tensor
 import "unsafe"
 
 //go:noescape
+func kern1x16AVX2(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x16AVX2(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x16AVX2(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x16AVX2(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x16AVX2(k int, a, b, c *float32, ldc int, acc int)
+
+//go:noescape
 func kern6x16AVX2(k int, a, b, c *float32, ldc int, acc int)
 
 //go:noescape
@@ -13,17 +28,34 @@ func widenBF16AVX2(dst *float32, src *uint16, n int)
 //go:noescape
 func widenF16AVX2(dst *float32, src *uint16, n int)
 
-// kern6x16 computes the 6x16 tile c (+)= a·b from packed panels (len(a) >= 6k, len(b) >= 16k,
-// c holds 6 rows of stride ldc).
-func kern6x16(k int, a, b, c []float32, ldc int, acc bool) {
+// kernRows computes rows (1..6) rows x 16 columns of c (+)= a·b from packed panels (a: 6-wide
+// panels, len >= 6k; b: 16-wide, len >= 16k; c rows of stride ldc). It reports false when no
+// assembly kernel exists (the caller then uses kern6x16Go through a scratch tile).
+func kernRows(rows, k int, a, b, c []float32, ldc int, acc bool) bool {
 	if !hasAVX2 {
-		kern6x16Go(k, a, b, c, ldc, acc)
-		return
+		return false
 	}
-	_ = a[6*k-1+boolInt(k == 0)]
-	_ = b[16*k-1+boolInt(k == 0)]
-	_ = c[5*ldc+15]
-	kern6x16AVX2(k, unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), ldc, boolInt(acc))
+	if k > 0 {
+		_ = a[6*k-1]
+		_ = b[16*k-1]
+	}
+	_ = c[(rows-1)*ldc+15]
+	pa, pb, pc, ac := unsafe.SliceData(a), unsafe.SliceData(b), unsafe.SliceData(c), boolInt(acc)
+	switch rows {
+	case 6:
+		kern6x16AVX2(k, pa, pb, pc, ldc, ac)
+	case 5:
+		kern5x16AVX2(k, pa, pb, pc, ldc, ac)
+	case 4:
+		kern4x16AVX2(k, pa, pb, pc, ldc, ac)
+	case 3:
+		kern3x16AVX2(k, pa, pb, pc, ldc, ac)
+	case 2:
+		kern2x16AVX2(k, pa, pb, pc, ldc, ac)
+	default:
+		kern1x16AVX2(k, pa, pb, pc, ldc, ac)
+	}
+	return true
 }
 
 // widenHalf widens src (F16 or BF16 bits) into dst.

@@ -1,5 +1,5 @@
-// Command asmgen writes gemv_amd64.s, the AVX2 GEMV and B-packing kernels of package tensor (one per
-// weight dtype and, for GEMV, per number of input rows). Run from transformers/tensor: go run ./internal/asmgen > gemv_amd64.s
+// Command asmgen writes kernels_amd64.s, the AVX2 kernels of package tensor: GEMV and B packing (one per
+// weight dtype and, for GEMV, per number of input rows) and the GEMM micro-kernels (rows x 16). Run from transformers/tensor: go run ./internal/asmgen > kernels_amd64.s
 package main
 
 import (
@@ -35,6 +35,9 @@ func main() {
 			}
 		}
 		genPack(&b, dt.name, dt.esz, dt.load)
+	}
+	for rows := 1; rows <= 6; rows++ {
+		genKern(&b, rows)
 	}
 	os.Stdout.WriteString(b.String())
 }
@@ -152,6 +155,62 @@ func genBF16(b *strings.Builder, nx int) {
 		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y1\n", a+3, a+2)
 		b.WriteString("\tVHADDPS Y1, Y0, Y0\n\tVEXTRACTF128 $1, Y0, X1\n\tVADDPS X1, X0, X0\n")
 		fmt.Fprintf(b, "\tVMOVUPS X0, %d(DX)\n", 16*r)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// genKern writes kern<rows>x16AVX2(k int, a, b, c *float32, ldc int, acc int): the GEMM micro-kernel
+// c[i*ldc+j] (+)= sum_p a[p*6+i]*b[p*16+j] for i < rows, j < 16, from packed panels (A panels are
+// always 6 wide, zero-padded). Accumulators Y4..Y15, B row in Y0/Y1, broadcasts in Y2/Y3.
+func genKern(b *strings.Builder, rows int) {
+	name := fmt.Sprintf("kern%dx16AVX2", rows)
+	fmt.Fprintf(b, "\n// func %s(k int, a, b, c *float32, ldc int, acc int)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-48\n", name)
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ a+8(FP), SI\n\tMOVQ b+16(FP), DI\n\tMOVQ c+24(FP), DX\n\tMOVQ ldc+32(FP), R8\n\tSHLQ $2, R8\n")
+	for r := 4; r < 4+2*rows; r++ {
+		fmt.Fprintf(b, "\tVXORPS Y%d, Y%d, Y%d\n", r, r, r)
+	}
+	b.WriteString("\tMOVQ DX, AX\n")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString("\tADDQ R8, AX\n")
+		}
+		b.WriteString("\tPREFETCHT0 (AX)\n")
+	}
+	step := func(ao, bo int) {
+		fmt.Fprintf(b, "\tVMOVUPS %d(DI), Y0\n\tVMOVUPS %d(DI), Y1\n", bo, bo+32)
+		for i := 0; i < rows; i += 2 {
+			for t := i; t < min(i+2, rows); t++ {
+				fmt.Fprintf(b, "\tVBROADCASTSS %d(SI), Y%d\n", ao+4*t, 2+t-i)
+			}
+			for t := i; t < min(i+2, rows); t++ {
+				fmt.Fprintf(b, "\tVFMADD231PS Y0, Y%d, Y%d\n", 2+t-i, 4+2*t)
+				fmt.Fprintf(b, "\tVFMADD231PS Y1, Y%d, Y%d\n", 2+t-i, 5+2*t)
+			}
+		}
+	}
+	b.WriteString("\tCMPQ CX, $4\n\tJLT tail\nloop4:\n")
+	for u := range 4 {
+		step(24*u, 64*u)
+	}
+	b.WriteString("\tADDQ $96, SI\n\tADDQ $256, DI\n\tSUBQ $4, CX\n\tCMPQ CX, $4\n\tJGE loop4\n")
+	b.WriteString("tail:\n\tTESTQ CX, CX\n\tJEQ store\nloop1:\n")
+	step(0, 0)
+	b.WriteString("\tADDQ $24, SI\n\tADDQ $64, DI\n\tDECQ CX\n\tJNZ loop1\n")
+	b.WriteString("store:\n\tMOVQ acc+40(FP), AX\n\tTESTQ AX, AX\n\tJEQ overwrite\n")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString("\tADDQ R8, DX\n")
+		}
+		fmt.Fprintf(b, "\tVADDPS (DX), Y%d, Y%d\n\tVADDPS 32(DX), Y%d, Y%d\n", 4+2*i, 4+2*i, 5+2*i, 5+2*i)
+		fmt.Fprintf(b, "\tVMOVUPS Y%d, (DX)\n\tVMOVUPS Y%d, 32(DX)\n", 4+2*i, 5+2*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\noverwrite:\n")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString("\tADDQ R8, DX\n")
+		}
+		fmt.Fprintf(b, "\tVMOVUPS Y%d, (DX)\n\tVMOVUPS Y%d, 32(DX)\n", 4+2*i, 5+2*i)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
