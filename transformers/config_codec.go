@@ -379,7 +379,7 @@ func (t TokenIDs) pyValue() any {
 func EncodeFields(src any) map[string]any {
 	v, err := structValue(src)
 	if err != nil {
-		return nil
+		return map[string]any{}
 	}
 	var meta *Meta
 	if mv, ok := findEmbedded(v, metaType()); ok {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"reflect"
 
 	"github.com/gotransformers/gotransformers/models/opt"
 	"github.com/gotransformers/gotransformers/models/t5"
@@ -159,7 +160,9 @@ func (c *Blip2Config) syncDerived() {
 		c.IsEncoderDecoder = tc.IsEncoderDecoder
 		c.UseDecoderOnlyLanguageModel = false
 	}
-	c.QFormerConfig.EncoderHiddenSize = c.VisionConfig.HiddenSize
+	if c.QFormerConfig != nil && c.VisionConfig != nil {
+		c.QFormerConfig.EncoderHiddenSize = c.VisionConfig.HiddenSize
+	}
 	c.InitializerFactor = 1.0
 	c.InitializerRange = 0.02
 }
@@ -181,6 +184,9 @@ func NewBlip2VisionConfigFromDict(m map[string]any, file string) (*Blip2VisionCo
 func (c *Blip2VisionConfig) Validate() error { return c.validate("vision_config") }
 
 func (c *Blip2VisionConfig) validate(file string) error {
+	if c == nil {
+		return fmt.Errorf("blip2: %s: nil config: %w", file, transformers.ErrInvalidConfig)
+	}
 	for _, s := range []struct {
 		key      string
 		v, least int
@@ -238,6 +244,9 @@ func NewBlip2QFormerConfigFromDict(m map[string]any, file string) (*Blip2QFormer
 func (c *Blip2QFormerConfig) Validate() error { return c.validate("qformer_config") }
 
 func (c *Blip2QFormerConfig) validate(file string) error {
+	if c == nil {
+		return fmt.Errorf("blip2: %s: nil config: %w", file, transformers.ErrInvalidConfig)
+	}
 	for _, s := range []struct {
 		key      string
 		v, least int
@@ -434,6 +443,9 @@ func Blip2QFormerConfigFromPretrained(ctx context.Context, nameOrPath string, op
 func (c *Blip2Config) Validate() error { return c.validate("config") }
 
 func (c *Blip2Config) validate(file string) error {
+	if c == nil {
+		return fmt.Errorf("blip2: %s: nil config: %w", file, transformers.ErrInvalidConfig)
+	}
 	if c.VisionConfig == nil || c.QFormerConfig == nil || c.TextConfig == nil {
 		return fmt.Errorf("blip2: %s: vision, qformer and text configs must be set: %w", file, transformers.ErrInvalidConfig)
 	}
@@ -473,12 +485,19 @@ func (c *Blip2Config) ImageTextHiddenSize() int {
 // their transformers_version), model_type and transformers_version.
 func (c *Blip2Config) ToDict() map[string]any {
 	d := transformers.ConfigToDict(c, ModelType)
-	for key, sub := range map[string]interface{ ToDict() map[string]any }{
-		"vision_config": c.VisionConfig, "qformer_config": c.QFormerConfig, "text_config": c.TextConfig,
-	} {
-		sd := sub.ToDict()
+	put := func(key string, sd map[string]any) {
 		delete(sd, "transformers_version")
 		d[key] = sd
+	}
+	d["vision_config"], d["qformer_config"], d["text_config"] = nil, nil, nil
+	if c.VisionConfig != nil {
+		put("vision_config", c.VisionConfig.ToDict())
+	}
+	if c.QFormerConfig != nil {
+		put("qformer_config", c.QFormerConfig.ToDict())
+	}
+	if c.TextConfig != nil && !reflect.ValueOf(c.TextConfig).IsNil() {
+		put("text_config", c.TextConfig.ToDict())
 	}
 	return d
 }
@@ -508,8 +527,12 @@ func (c *Blip2Config) ToDiffDict() map[string]any {
 	for key, sub := range map[string]any{
 		"vision_config": c.VisionConfig, "qformer_config": c.QFormerConfig, "text_config": c.TextConfig,
 	} {
-		value := d[key].(map[string]any)
+		value, ok := d[key].(map[string]any)
 		delete(d, key)
+		if !ok {
+			nested[key] = nil
+			continue
+		}
 		b, _ := cls[key].(map[string]any)
 		diff := transformers.RecursiveDiffDict(value, b, subConfigDefault(sub))
 		if mt, ok := value["model_type"]; ok {

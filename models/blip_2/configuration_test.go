@@ -227,3 +227,22 @@ func TestUnknownKeysSurviveSave(t *testing.T) {
 		}
 	}
 }
+
+func TestZeroValuesDoNotPanic(t *testing.T) {
+	var c Blip2Config
+	_ = c.ToJSONString(false)
+	_ = c.ToJSONString(true)
+	if err := c.Validate(); err == nil {
+		t.Error("empty Blip2Config validates")
+	}
+	var tc *opt.OPTConfig
+	c.TextConfig = tc
+	_ = c.ToJSONString(true)
+	c.VisionConfig, c.QFormerConfig = NewBlip2VisionConfig(), NewBlip2QFormerConfig()
+	if err := c.Validate(); err == nil {
+		t.Error("nil text config validates")
+	}
+	if _, err := FromVisionQFormerTextConfigs(nil, nil, nil, 32, nil); err == nil {
+		t.Error("nil sub-configs accepted")
+	}
+}

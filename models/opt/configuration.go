@@ -106,6 +106,9 @@ func OPTConfigFromPretrained(ctx context.Context, nameOrPath string, opts ...tra
 func (c *OPTConfig) Validate() error { return c.validate("config") }
 
 func (c *OPTConfig) validate(file string) error {
+	if c == nil {
+		return fmt.Errorf("opt: %s: nil config: %w", file, transformers.ErrInvalidConfig)
+	}
 	for _, s := range []struct {
 		key      string
 		v, least int

@@ -152,6 +152,9 @@ func T5ConfigFromPretrained(ctx context.Context, nameOrPath string, opts ...tran
 func (c *T5Config) Validate() error { return c.validate("config") }
 
 func (c *T5Config) validate(file string) error {
+	if c == nil {
+		return fmt.Errorf("t5: %s: nil config: %w", file, transformers.ErrInvalidConfig)
+	}
 	for _, s := range []struct {
 		key      string
 		v, least int

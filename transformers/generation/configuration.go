@@ -229,6 +229,9 @@ func (c *GenerationConfig) Update(kwargs map[string]any) (map[string]any, error)
 func (c *GenerationConfig) Validate() error { return c.validate("generation config") }
 
 func (c *GenerationConfig) validate(file string) error {
+	if c == nil {
+		return fmt.Errorf("generation: %s: nil config: %w", file, transformers.ErrInvalidConfig)
+	}
 	bad := func(key, format string, args ...any) error {
 		return fmt.Errorf("generation: %s: key %q: %s: %w", file, key, fmt.Sprintf(format, args...), transformers.ErrInvalidConfig)
 	}
