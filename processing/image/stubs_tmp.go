@@ -1,3 +1,3 @@
 package image
 
-func decodeWebP(data []byte, opts *Options) (*Image, error) { return nil, ErrUnsupported }
+func decodeVP8(data []byte, opts *Options) (*Image, error) { return nil, ErrUnsupported }
