@@ -1,0 +1,66 @@
+package blip2
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/gotransformers/gotransformers/transformers/tensor"
+)
+
+// Masking image tokens out of the cross-attention (encoder_attention_mask) must give the same query
+// outputs as leaving those tokens out: the additive finfo.min mask zeroes their softmax weight.
+func TestQFormerEncoderMaskEqualsDroppingTokens(t *testing.T) {
+	m := loadTinyOPT(t)
+	ctx := context.Background()
+	st := openExpected(t, "blip2-opt")
+	vis, err := m.VisionModel.Forward(ctx, expected(t, st, "vision_model/batch2/in/pixel_values"), VisionOptions{})
+	require.NoError(t, err)
+	img := vis.LastHiddenState // [2, 17, 32]
+	query := m.QueryTokens.Float32()
+	q2 := tensor.Concat(0, query, query)
+
+	keep := 11
+	mask := onesMask(2, 17)
+	for i := range mask {
+		for j := keep; j < 17; j++ {
+			mask[i][j] = 0
+		}
+	}
+	masked, err := m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2, EncoderHiddenStates: img, EncoderAttentionMask: mask})
+	require.NoError(t, err)
+	dropped, err := m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2, EncoderHiddenStates: tensor.Slice(img, 1, 0, keep)})
+	require.NoError(t, err)
+	requireClose(t, "masked vs dropped", dropped.LastHiddenState, masked.LastHiddenState)
+
+	// an all-ones self-attention mask changes nothing
+	ones, err := m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2, EncoderHiddenStates: img, AttentionMask: onesMask(2, 6)})
+	require.NoError(t, err)
+	plain, err := m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2, EncoderHiddenStates: img})
+	require.NoError(t, err)
+	require.Equal(t, plain.LastHiddenState.Data, ones.LastHiddenState.Data)
+
+	// shape errors, not panics
+	_, err = m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2, EncoderHiddenStates: tensor.New(2, 17, 31)})
+	require.Error(t, err)
+	_, err = m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2, EncoderHiddenStates: img, AttentionMask: onesMask(2, 5)})
+	require.Error(t, err)
+	_, err = m.Qformer.Forward(ctx, &QFormerInput{QueryEmbeds: q2})
+	require.ErrorContains(t, err, "encoder_hidden_states")
+}
+
+// Each image of a batch gives the same features as alone.
+func TestVisionBatchRowsIndependent(t *testing.T) {
+	m := loadTinyOPT(t)
+	ctx := context.Background()
+	st := openExpected(t, "blip2-opt")
+	pix := expected(t, st, "vision_model/batch2/in/pixel_values")
+	both, err := m.VisionModel.Forward(ctx, pix, VisionOptions{})
+	require.NoError(t, err)
+	for i := range 2 {
+		one, err := m.VisionModel.Forward(ctx, tensor.Slice(pix, 0, i, i+1), VisionOptions{})
+		require.NoError(t, err)
+		requireClose(t, "row", tensor.Slice(both.LastHiddenState, 0, i, i+1), one.LastHiddenState)
+	}
+}
