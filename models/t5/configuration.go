@@ -13,9 +13,9 @@ import (
 const ModelType = "t5"
 
 // T5Config mirrors transformers' T5Config (configuration_t5.py), classic T5 and Flan-T5 (v1.1,
-// "gated-gelu"). The aliases hidden_size, num_attention_heads, num_hidden_layers and head_dim of
-// transformers' attribute_map are accepted in config.json and stored in DModel, NumHeads,
-// NumLayers and DKV.
+// "gated-gelu"). The aliases hidden_size, num_attention_heads and num_hidden_layers of
+// transformers' attribute_map are accepted in config.json and stored in DModel, NumHeads and
+// NumLayers.
 type T5Config struct {
 	transformers.PretrainedConfig
 
@@ -80,7 +80,6 @@ func attributeMap() map[string]string {
 		"hidden_size":         "d_model",
 		"num_attention_heads": "num_heads",
 		"num_hidden_layers":   "num_layers",
-		"head_dim":            "d_kv",
 	}
 }
 

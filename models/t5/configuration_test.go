@@ -82,11 +82,11 @@ func TestFeedForwardProj(t *testing.T) {
 }
 
 func TestT5ConfigAliasesAndErrors(t *testing.T) {
-	c, err := NewT5ConfigFromDict(map[string]any{"hidden_size": int64(32), "num_attention_heads": int64(2), "num_hidden_layers": int64(1), "head_dim": int64(16)}, "x")
+	c, err := NewT5ConfigFromDict(map[string]any{"hidden_size": int64(32), "num_attention_heads": int64(2), "num_hidden_layers": int64(1)}, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DModel != 32 || c.NumHeads != 2 || c.NumLayers != 1 || c.DKV != 16 {
+	if c.DModel != 32 || c.NumHeads != 2 || c.NumLayers != 1 {
 		t.Errorf("aliases: %+v", c)
 	}
 	for key, m := range map[string]map[string]any{
