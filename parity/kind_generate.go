@@ -129,24 +129,23 @@ func checkGeneratedText(ctx context.Context, env *Env, c *Case, seqs [][]int, te
 	return res
 }
 
-// folderDecoder returns batch_decode of the folder's tokenizer (for BLIP-2 folders with the
-// <image> token Blip2Processor adds), cached.
+// folderDecoder returns batch_decode of the folder's slow tokenizer: Blip2Processor's (with the
+// <image> token it adds) for BLIP-2 folders, the tokenizer alone for LM folders.
 func folderDecoder(ctx context.Context, env *Env) (func(seqs [][]int, skip bool) ([]string, error), error) {
-	v, err := env.Cache("generate/tokenizer", func() (any, error) {
-		tok, err := tokenizer.FromPretrained(env.Dir)
+	if env.File.ModelClass == "Blip2ForConditionalGeneration" {
+		p, err := loadFixtureProcessor(ctx, env)
 		if err != nil {
 			return nil, err
 		}
-		if env.File.ModelClass == "Blip2ForConditionalGeneration" {
-			tok.AddTokens([]tokenizer.AddedToken{{Content: "<image>", Special: true}}, true)
-		}
-		return tok, nil
+		return p.BatchDecode, nil
+	}
+	v, err := env.Cache("generate/tokenizer", func() (any, error) {
+		return tokenizer.LoadAuto(env.Dir, tokenizer.LoadOptions{UseSlow: true})
 	})
 	if err != nil {
 		return nil, err
 	}
-	tok := v.(*tokenizer.Tokenizer)
-	return tok.BatchDecode, nil
+	return v.(*tokenizer.Tokenizer).BatchDecode, nil
 }
 
 // blip2Model loads the folder's Blip2ForConditionalGeneration once (shared with other kinds).
