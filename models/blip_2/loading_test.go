@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -171,4 +172,41 @@ func TestBadInputsReturnErrors(t *testing.T) {
 	cancel()
 	_, err = m.Forward(cancelled, &Blip2Input{PixelValues: pix, TextInput: TextInput{InputIDs: [][]int{good}}})
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// Checkpoints of older transformers versions store q_bias and v_bias instead of the fused qkv.bias;
+// they must reproduce the fixture.
+func TestVisionAcceptsSeparateQVBias(t *testing.T) {
+	ctx := context.Background()
+	src := filepath.Join(parityFixtures, "blip2-opt")
+	sd, err := weights.LoadStateDict(src)
+	require.NoError(t, err)
+	defer sd.Close()
+	dir := t.TempDir()
+	cfg, err := os.ReadFile(filepath.Join(src, "config.json"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.json"), cfg, 0o644))
+	tensors := map[string]*tensor.Weight{}
+	for _, k := range sd.Keys() {
+		w, _ := sd.Get(k)
+		if strings.HasSuffix(k, "self_attn.qkv.bias") {
+			full := w.Float32()
+			d := full.Shape[0] / 3
+			// The fixture's k part is not zero, but a bias added to every key shifts each query's
+			// scores by a constant, which softmax ignores: dropping it leaves the outputs unchanged.
+			pre := strings.TrimSuffix(k, "qkv.bias")
+			tensors[pre+"q_bias"] = tensor.WeightFrom(tensor.Slice(full, 0, 0, d))
+			tensors[pre+"v_bias"] = tensor.WeightFrom(tensor.Slice(full, 0, 2*d, 3*d))
+			continue
+		}
+		tensors[k] = w
+	}
+	require.NoError(t, weights.SaveSafetensors(filepath.Join(dir, "model.safetensors"), tensors, nil))
+	m, err := FromPretrained(ctx, dir)
+	require.NoError(t, err)
+	defer m.Close()
+	st := openExpected(t, "blip2-opt")
+	out, err := m.VisionModel.Forward(ctx, expected(t, st, "vision_model/batch2/in/pixel_values"), VisionOptions{})
+	require.NoError(t, err)
+	requireClose(t, "last_hidden_state", expected(t, st, "vision_model/batch2/last_hidden_state"), out.LastHiddenState)
 }

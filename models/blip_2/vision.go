@@ -112,8 +112,9 @@ func (e *Blip2VisionEmbeddings) interpolatePosEncoding(numPatches, height, width
 	return tensor.Concat(1, classPos, res)
 }
 
-// Blip2Attention mirrors transformers' Blip2Attention: fused qkv projection (bias = the stored
-// qkv.bias, i.e. cat(q_bias, zeros, v_bias)), scale head_dim^-0.5, output projection.
+// Blip2Attention mirrors transformers' Blip2Attention: fused qkv projection (its bias is the stored
+// qkv.bias, a parameter in 4.45 initialised as cat(q_bias, zeros, v_bias); older checkpoints' q_bias
+// and v_bias are fused at load), scale head_dim^-0.5 applied to the scores, output projection.
 type Blip2Attention struct {
 	QKV        *nn.Linear // qkv: [3D, D], bias [3D] when qkv_bias
 	Projection *nn.Linear // projection: [D, D]
@@ -216,6 +217,22 @@ func validateVisionConfig(cfg *Blip2VisionConfig) error {
 	return nil
 }
 
+// newQKV binds the fused qkv projection. transformers 4.45 stores its bias as qkv.bias
+// (= cat(q_bias, zeros, v_bias), built at init); checkpoints saved by older versions hold q_bias and
+// v_bias instead, which are accepted and fused the same way.
+func newQKV(at *weights.Binder, d int, bias bool) *nn.Linear {
+	if bias && !at.Has("qkv.bias") && at.Has("q_bias") && at.Has("v_bias") {
+		q, v := at.Weight("q_bias", d), at.Weight("v_bias", d)
+		fused := tensor.New(3 * d)
+		if !q.ShapeOnly() && !v.ShapeOnly() {
+			q.WidenTo(fused.Data[:d], 0)
+			v.WidenTo(fused.Data[2*d:], 0)
+		}
+		return &nn.Linear{Weight: at.Pp("qkv").Weight("weight", 3*d, d), Bias: tensor.WeightFrom(fused)}
+	}
+	return nn.NewLinear(at, "qkv", d, 3*d, bias)
+}
+
 // NewBlip2VisionModel builds the vision model from its config, binding weights under b (the
 // "vision_model" prefix of a Blip2 checkpoint, or the root of a Blip2VisionModel checkpoint).
 // Missing or mis-shaped weights are reported by b.Finish().
@@ -232,7 +249,7 @@ func NewBlip2VisionModel(cfg *Blip2VisionConfig, b *weights.Binder) (*Blip2Visio
 		at := l.Pp("self_attn")
 		m.Encoder.Layers = append(m.Encoder.Layers, &Blip2EncoderLayer{
 			SelfAttn: &Blip2Attention{
-				QKV:        nn.NewLinear(at, "qkv", d, 3*d, cfg.QKVBias),
+				QKV:        newQKV(at, d, cfg.QKVBias),
 				Projection: nn.NewLinear(at, "projection", d, d, true),
 				NumHeads:   cfg.NumAttentionHeads,
 				Scale:      float32(math.Pow(float64(d/cfg.NumAttentionHeads), -0.5)),
