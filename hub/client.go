@@ -41,6 +41,8 @@ type Options struct {
 	HTTPClient *http.Client
 	// Progress receives a progress bar for long downloads; nil is quiet.
 	Progress io.Writer
+	// OnProgress, when set, is called as downloads progress: file, bytes done, total bytes.
+	OnProgress func(file string, done, total int64)
 	// UserAgent sent with every request.
 	UserAgent string
 }
@@ -52,6 +54,7 @@ type Client struct {
 	offline                    bool
 	http                       *http.Client
 	progress                   io.Writer
+	onProgress                 func(file string, done, total int64)
 }
 
 // NewClient returns a client; fields left empty in opts are read from the environment once, here.
@@ -60,7 +63,7 @@ func NewClient(opts Options) *Client {
 }
 
 func newClient(opts Options, getenv func(string) string) *Client {
-	c := &Client{endpoint: opts.Endpoint, token: opts.Token, offline: opts.Offline, http: opts.HTTPClient, progress: opts.Progress, userAgent: opts.UserAgent}
+	c := &Client{endpoint: opts.Endpoint, token: opts.Token, offline: opts.Offline, http: opts.HTTPClient, progress: opts.Progress, onProgress: opts.OnProgress, userAgent: opts.UserAgent}
 	if c.endpoint == "" {
 		c.endpoint = getenv("HF_ENDPOINT")
 	}
@@ -388,8 +391,8 @@ func (c *Client) get(ctx context.Context, src string, f *os.File, have, size int
 			return err
 		}
 		var w io.Writer = f
-		if c.progress != nil && size > 10<<20 {
-			w = &progressWriter{w: f, out: c.progress, done: have, total: size, name: what}
+		if c.onProgress != nil || (c.progress != nil && size > 10<<20) {
+			w = &progressWriter{w: f, out: c.progress, fn: c.onProgress, done: have, total: size, name: what}
 		}
 		n, err := io.Copy(w, resp.Body)
 		resp.Body.Close()
@@ -494,6 +497,7 @@ type progressWriter struct {
 	done, total int64
 	name        string
 	last        time.Time
+	fn          func(file string, done, total int64)
 }
 
 func (p *progressWriter) Write(b []byte) (int, error) {
@@ -507,13 +511,21 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 }
 
 func (p *progressWriter) draw() {
+	if p.fn != nil {
+		p.fn(p.name, p.done, p.total)
+	}
+	if p.out == nil {
+		return
+	}
 	pct := float64(p.done) / float64(max(p.total, 1)) * 100
 	fmt.Fprintf(p.out, "\r%s: %5.1f%% (%d / %d MB)", p.name, pct, p.done>>20, p.total>>20)
 }
 
 func (p *progressWriter) finish() {
 	p.draw()
-	fmt.Fprintln(p.out)
+	if p.out != nil {
+		fmt.Fprintln(p.out)
+	}
 }
 
 // IsTerminal reports whether f is a character device (a terminal), for deciding on progress bars.

@@ -147,9 +147,9 @@ func newFakeHub(t *testing.T) (*fakeHub, *httptest.Server) {
 	big := bytes.Repeat([]byte("weights!"), 1<<12)
 	f := &fakeHub{
 		files: map[string][]byte{
-			"config.json":                  []byte(`{"model_type": "opt"}`),
-			"tokenizer_config.json":        []byte(`{}`),
-			"model.safetensors.index.json": []byte(`{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}`),
+			"config.json":                      []byte(`{"model_type": "opt"}`),
+			"tokenizer_config.json":            []byte(`{}`),
+			"model.safetensors.index.json":     []byte(`{"metadata": {}, "weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}`),
 			"model-00001-of-00002.safetensors": big,
 			"model-00002-of-00002.safetensors": append([]byte("second"), big...),
 			"pytorch_model.bin":                []byte("should not be fetched"),
