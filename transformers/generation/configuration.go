@@ -225,7 +225,9 @@ func (c *GenerationConfig) Update(kwargs map[string]any) (map[string]any, error)
 	return unused, nil
 }
 
-// Validate mirrors the checks of GenerationConfig.validate that raise in transformers 4.45.
+// Validate mirrors the checks of GenerationConfig.validate that raise in transformers 4.45
+// (early_stopping, constrained and group beam search, num_return_sequences), plus range checks
+// on lengths and counts that transformers only hits inside generate.
 func (c *GenerationConfig) Validate() error { return c.validate("generation config") }
 
 func (c *GenerationConfig) validate(file string) error {
@@ -259,9 +261,26 @@ func (c *GenerationConfig) validate(file string) error {
 	if c.NumBeamGroups < 1 {
 		return bad("num_beam_groups", "%d must be >= 1", c.NumBeamGroups)
 	}
-	if c.NumBeams > 1 && (c.DiversityPenalty != 0 || c.NumBeamGroups != 1) {
-		if c.NumBeamGroups > c.NumBeams || c.NumBeams%c.NumBeamGroups != 0 {
-			return bad("num_beam_groups", "%d must divide num_beams %d", c.NumBeamGroups, c.NumBeams)
+	if c.NumBeams > 1 {
+		if c.Constraints != nil {
+			if c.DoSample {
+				return bad("do_sample", "constraints trigger constrained beam search, which does not sample")
+			}
+			if c.NumBeamGroups != 1 {
+				return bad("num_beam_groups", "constraints trigger constrained beam search, which needs num_beam_groups 1, not %d", c.NumBeamGroups)
+			}
+		}
+		if c.DiversityPenalty != 0 || c.NumBeamGroups != 1 {
+			// group beam search
+			if c.DoSample {
+				return bad("do_sample", "group beam search (diversity_penalty or num_beam_groups set) does not sample")
+			}
+			if c.NumBeams%c.NumBeamGroups != 0 {
+				return bad("num_beam_groups", "%d must divide num_beams %d", c.NumBeamGroups, c.NumBeams)
+			}
+			if c.DiversityPenalty == 0 {
+				return bad("diversity_penalty", "group beam search needs diversity_penalty > 0, otherwise the groups are identical")
+			}
 		}
 	}
 	if c.NumReturnSequences < 1 {

@@ -105,6 +105,8 @@ func TestValidationErrors(t *testing.T) {
 		"num_return_sequences": {"num_return_sequences": int64(2)},
 		"num_beams":            {"num_beams": "3"},
 		"eos_token_id":         {"eos_token_id": "x"},
+		"diversity_penalty":    {"num_beams": int64(4), "num_beam_groups": int64(2)},
+		"num_beam_groups":      {"num_beams": int64(3), "num_beam_groups": int64(2), "diversity_penalty": 0.5},
 	} {
 		_, err := NewGenerationConfigFromDict(m, "gen.json")
 		if err == nil || !errors.Is(err, transformers.ErrInvalidConfig) || !strings.Contains(err.Error(), "gen.json") || !strings.Contains(err.Error(), name) {
