@@ -231,7 +231,7 @@ func Generate(ctx context.Context, dec Decoder, prompt [][]int, p Params) (*Outp
 	}
 	for i := range prompt {
 		for j := 0; j < expand; j++ {
-			seqs = append(seqs, append(make([]int, 0, p.MaxLength), prompt[i]...))
+			seqs = append(seqs, append(make([]int, 0, min(p.MaxLength, promptLen+128)), prompt[i]...))
 		}
 	}
 	if p.NumBeams > 1 {
@@ -418,7 +418,7 @@ func beamSearch(ctx context.Context, dec Decoder, seqs [][]int, logits *tensor.T
 			if r != i {
 				identity = false
 			}
-			newSeqs[i] = append(append(make([]int, 0, p.MaxLength), seqs[r]...), nextTokens[i])
+			newSeqs[i] = append(append(make([]int, 0, len(seqs[r])+1), seqs[r]...), nextTokens[i])
 		}
 		seqs = newSeqs
 		if scorer.isDone() || len(seqs[0]) >= p.MaxLength {
