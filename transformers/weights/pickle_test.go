@@ -193,6 +193,7 @@ func TestTorchBadInput(t *testing.T) {
 		{"past storage", torchZip(t, statePickle([]tensorSpec{{name: "w", storageType: "FloatStorage", key: "0", numel: 4, offset: 2, size: []int64{4}, stride: []int64{1}}}), st, zip.Store, ""), "run past storage", ErrFormat},
 		{"forged huge size", torchZip(t, statePickle([]tensorSpec{{name: "w", storageType: "FloatStorage", key: "0", numel: 4, size: []int64{1 << 20, 1 << 20}, stride: []int64{1 << 20, 1}}}), st, zip.Store, ""), "storage 0 holds 4", ErrFormat},
 		{"overflowing size", torchZip(t, statePickle([]tensorSpec{{name: "w", storageType: "FloatStorage", key: "0", numel: 4, size: []int64{1 << 40, 1 << 40}, stride: []int64{0, 0}}}), st, zip.Store, ""), "overflows", ErrFormat},
+		{"zero-size huge dim", torchZip(t, statePickle([]tensorSpec{{name: "w", storageType: "FloatStorage", key: "0", numel: 4, size: []int64{0, 1 << 62}, stride: []int64{1, 1}}}), st, zip.Store, ""), "exceeds", ErrFormat},
 		{"forged numel", torchZip(t, statePickle([]tensorSpec{{name: "w", storageType: "FloatStorage", key: "0", numel: 1 << 62, size: []int64{4}, stride: []int64{1}}}), st, zip.Store, ""), "holds 16 bytes", ErrFormat},
 		{"bad storage key", torchZip(t, statePickle([]tensorSpec{{name: "w", storageType: "FloatStorage", key: "../0", numel: 4, size: []int64{4}, stride: []int64{1}}}), st, zip.Store, ""), "bad persistent id", ErrFormat},
 		{"unknown storage type", torchZip(t, evil(func(p *pw) { p.global("torch", "ComplexFloatStorage") }), nil, zip.Store, ""), "not allowed", ErrDisallowedGlobal},

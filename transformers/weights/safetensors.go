@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/bits"
 	"os"
 	"sort"
@@ -19,7 +20,13 @@ const (
 	MaxHeaderBytes = 100 << 20
 	// MaxRank bounds the number of dimensions of one tensor.
 	MaxRank = 64
+	// MaxDim bounds each dimension (it matters for tensors with a zero dimension, whose other
+	// dimensions the data size does not bound); on 32-bit platforms math.MaxInt32 applies.
+	MaxDim = 1 << 48
 )
+
+// maxDim is MaxDim capped to the platform's int.
+func maxDim() uint64 { return min(uint64(MaxDim), uint64(math.MaxInt)) }
 
 // tensorInfo is one header entry of a safetensors file.
 type tensorInfo struct {
@@ -166,6 +173,11 @@ func parseEntry(name string, raw json.RawMessage) (tensorInfo, error) {
 	}
 	if len(*e.DataOffsets) != 2 {
 		return tensorInfo{}, fmt.Errorf("tensor %q: data_offsets must hold 2 numbers, not %d", name, len(*e.DataOffsets))
+	}
+	for _, d := range *e.Shape {
+		if d > maxDim() {
+			return tensorInfo{}, fmt.Errorf("tensor %q: dimension %d of shape %v exceeds %d", name, d, *e.Shape, maxDim())
+		}
 	}
 	begin, end := (*e.DataOffsets)[0], (*e.DataOffsets)[1]
 	if end < begin {

@@ -137,8 +137,9 @@ func TestSafetensorsBadInput(t *testing.T) {
 		{"forged 1 TB", "does not fit", stFile(`{"w":{"dtype":"F32","shape":[262144,262144,4],"data_offsets":[0,8]}}`, make([]byte, 8))},
 		{"forged 1 TB offsets", "run past", stFile(`{"w":{"dtype":"F32","shape":[262144,262144,4],"data_offsets":[0,1099511627776]}}`, make([]byte, 8))},
 		{"overflowing shape", "does not fit", stFile(`{"w":{"dtype":"F32","shape":[4294967296,4294967296,4294967296],"data_offsets":[0,0]}}`, nil)},
-		{"overflow to zero", "does not fit", stFile(`{"w":{"dtype":"F64","shape":[2305843009213693952],"data_offsets":[0,0]}}`, nil)},
+		{"overflow to zero", "does not fit", stFile(`{"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`, nil)},
 		{"offset overflow", "bad entry", stFile(`{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551617]}}`, make([]byte, 8))},
+		{"zero-size huge dim", "exceeds", stFile(`{"w":{"dtype":"F32","shape":[0,9223372036854775808],"data_offsets":[0,0]}}`, nil)},
 		{"bad utf8", "UTF-8", stFile("{\"\xff\":{}}", nil)},
 		{"rank", "rank", stFile(`{"w":{"dtype":"F32","shape":[`+strings.Repeat("1,", 64)+`1],"data_offsets":[0,4]}}`, make([]byte, 4))},
 	}

@@ -200,6 +200,9 @@ func resolveTensor(pt *pTensor, storage []byte) (*torchTensor, error) {
 	es := uint64(s.elemSize)
 	numel := uint64(1)
 	for _, d := range pt.size {
+		if uint64(d) > maxDim() {
+			return nil, fmt.Errorf("dimension %d of size %v exceeds %d", d, pt.size, maxDim())
+		}
 		hi, lo := bits.Mul64(numel, uint64(d))
 		if hi != 0 || lo > 1<<62 {
 			return nil, fmt.Errorf("size %v overflows", pt.size)
