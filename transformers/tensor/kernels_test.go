@@ -566,3 +566,38 @@ func TestExpErf32(t *testing.T) {
 		}
 	}
 }
+
+func TestExpSubSumGELUVector(t *testing.T) {
+	r := rand.New(rand.NewPCG(25, 26))
+	x := make([]float32, 1003)
+	for i := range x {
+		x[i] = float32(r.Float64()*170 - 85)
+	}
+	x[5] = float32(math.Inf(-1))
+	orig := append([]float32(nil), x...)
+	const m = 1.5
+	s := expSubSum(x, m)
+	var want float64
+	for i, v := range orig {
+		e := math.Exp(float64(v - m)) // the subtraction in float32, as the kernel (and torch) does
+		want += float64(float32(e))
+		if d := math.Abs(float64(x[i]) - e); d > 2.5e-7*e+1e-38 {
+			t.Fatalf("expSubSum[%d] (x=%g) = %g, want %g", i, v, x[i], e)
+		}
+	}
+	if math.Abs(s-want) > 1e-6*want {
+		t.Fatalf("expSubSum sum %g, want %g", s, want)
+	}
+	for i := range x {
+		x[i] = float32(r.NormFloat64() * 5)
+	}
+	orig = append(orig[:0], x...)
+	geluSlice(x)
+	for i, v := range orig {
+		f := float64(v)
+		want := 0.5 * f * (1 + math.Erf(f/math.Sqrt2))
+		if d := math.Abs(float64(x[i]) - want); d > 5e-7*(1+math.Abs(want)) {
+			t.Fatalf("gelu(%g) = %g, want %g", v, x[i], want)
+		}
+	}
+}

@@ -42,3 +42,22 @@ func erf32(x float32) float32 {
 	}
 	return y
 }
+
+// expSubSumGo sets x[i] = e^(x[i]-m) and returns the sum of the new values.
+func expSubSumGo(x []float32, m float32) float64 {
+	var s float64
+	for i, v := range x {
+		e := exp32(v - m)
+		x[i] = e
+		s += float64(e)
+	}
+	return s
+}
+
+// geluGo applies x*0.5*(1+erf(x*sqrt(1/2))) in place with torch's float32 erf formula.
+func geluGo(x []float32) {
+	const sqrtHalf = float32(0.70710678118654752440)
+	for i, v := range x {
+		x[i] = v * 0.5 * (1 + erf32(v*sqrtHalf))
+	}
+}

@@ -183,12 +183,7 @@ func unaryInPlace(t *Tensor, f func(x []float32)) {
 // GELUInPlace applies the exact GELU x/2*(1+erf(x/sqrt 2)) (torch nn.GELU(), ACT2FN["gelu"]) with
 // torch's own float32 erf formula (the one its vectorized CPU kernel uses).
 func GELUInPlace(t *Tensor) {
-	const sqrtHalf = float32(0.70710678118654752440)
-	unaryInPlace(t, func(x []float32) {
-		for i, v := range x {
-			x[i] = v * 0.5 * (1 + erf32(v*sqrtHalf))
-		}
-	})
+	unaryInPlace(t, geluSlice)
 }
 
 // GELUTanhInPlace applies the tanh approximation of GELU (ACT2FN["gelu_new"], "gelu_pytorch_tanh").
@@ -268,12 +263,7 @@ func softmaxRow(x []float32) {
 		}
 		return
 	}
-	var s float64
-	for i, v := range x {
-		e := exp32(v - m)
-		x[i] = e
-		s += float64(e)
-	}
+	s := expSubSum(x, m)
 	inv := float32(1 / s)
 	for i, v := range x {
 		x[i] = v * inv
