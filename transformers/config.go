@@ -157,3 +157,9 @@ func StrPtr(v string) *string { return &v }
 // Base returns c itself; model configs embedding PretrainedConfig get it as a promoted method, so
 // code holding any configuration can reach the common attributes.
 func (c *PretrainedConfig) Base() *PretrainedConfig { return c }
+
+// NumLabels mirrors the num_labels property: len(id2label).
+func (c *PretrainedConfig) NumLabels() int { return len(c.ID2Label) }
+
+// UseReturnDict mirrors the use_return_dict property: return_dict and not torchscript.
+func (c *PretrainedConfig) UseReturnDict() bool { return c.ReturnDict && !c.Torchscript }

@@ -163,6 +163,13 @@ func DecodeConfig(dst any, m map[string]any, file string, aliases map[string]str
 				return fmt.Errorf("%s: key \"problem_type\": %q is not one of regression, single_label_classification, multi_label_classification: %w", file, *base.ProblemType, ErrInvalidConfig)
 			}
 		}
+		if base.TorchDType != nil {
+			name, err := TorchDTypeName(*base.TorchDType)
+			if err != nil {
+				return fmt.Errorf("%s: key \"torch_dtype\": %v: %w", file, err, ErrInvalidConfig)
+			}
+			base.TorchDType = &name
+		}
 		if base.PrunedHeads == nil {
 			base.PrunedHeads = map[string]any{}
 		}
@@ -509,4 +516,33 @@ func RecursiveDiffDict(a, b, objDefault map[string]any) map[string]any {
 		}
 	}
 	return out
+}
+
+// TorchDTypeName returns the name transformers writes for a torch_dtype value: Python turns the
+// string into a torch.dtype (getattr(torch, name)) and to_dict writes str(dtype) without "torch.",
+// so aliases are canonicalised ("float" -> "float32", "half" -> "float16", "double" ->
+// "float64", ...). A name torch does not know is an error.
+func TorchDTypeName(s string) (string, error) {
+	switch s {
+	case "float32", "float16", "bfloat16", "float64", "int8", "uint8", "int16", "int32", "int64",
+		"bool", "complex64", "complex128", "float8_e4m3fn", "float8_e5m2":
+		return s, nil
+	case "float":
+		return "float32", nil
+	case "half":
+		return "float16", nil
+	case "double":
+		return "float64", nil
+	case "short":
+		return "int16", nil
+	case "int":
+		return "int32", nil
+	case "long":
+		return "int64", nil
+	case "cfloat":
+		return "complex64", nil
+	case "cdouble":
+		return "complex128", nil
+	}
+	return "", fmt.Errorf("%q is not a torch dtype (want \"float32\", \"float16\", \"bfloat16\", ...)", s)
 }

@@ -188,3 +188,17 @@ func TestParseJSONNonFinite(t *testing.T) {
 		t.Errorf("written %q", s)
 	}
 }
+
+func TestTorchDType(t *testing.T) {
+	c := newTestConfig()
+	if err := DecodeConfig(c, map[string]any{"torch_dtype": "half", "num_labels": int64(5)}, "t.json", nil); err != nil {
+		t.Fatal(err)
+	}
+	if *c.TorchDType != "float16" || c.NumLabels() != 5 || !c.UseReturnDict() {
+		t.Errorf("torch_dtype %q, num_labels %d", *c.TorchDType, c.NumLabels())
+	}
+	err := DecodeConfig(newTestConfig(), map[string]any{"torch_dtype": "auto"}, "t.json", nil)
+	if err == nil || !strings.Contains(err.Error(), "torch_dtype") || !strings.Contains(err.Error(), "t.json") {
+		t.Errorf("torch_dtype auto: %v", err)
+	}
+}
