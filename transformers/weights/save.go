@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"unsafe"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
@@ -104,19 +105,9 @@ func SaveSafetensors(path string, tensors map[string]*tensor.Weight, metadata ma
 	binary.LittleEndian.PutUint64(lenBuf[:], uint64(len(hdr)))
 	bw.Write(lenBuf[:])
 	bw.Write(hdr)
-	var buf [4]byte
 	for _, name := range names {
-		w := tensors[name]
-		if w.DType == tensor.F32 {
-			for _, v := range w.F32 {
-				binary.LittleEndian.PutUint32(buf[:], math.Float32bits(v))
-				bw.Write(buf[:4])
-			}
-		} else {
-			for _, v := range w.Half {
-				binary.LittleEndian.PutUint16(buf[:], v)
-				bw.Write(buf[:2])
-			}
+		if _, err = bw.Write(weightBytes(tensors[name])); err != nil {
+			return fmt.Errorf("weights: save %s: %w", path, err)
 		}
 	}
 	if err = bw.Flush(); err != nil {
@@ -135,4 +126,33 @@ func SaveSafetensors(path string, tensors map[string]*tensor.Weight, metadata ma
 		return fmt.Errorf("weights: save %s: %w", path, err)
 	}
 	return nil
+}
+
+// weightBytes returns a weight's data as little-endian bytes: a view on little-endian machines, a
+// converted copy otherwise.
+func weightBytes(w *tensor.Weight) []byte {
+	if w.DType == tensor.F32 {
+		if len(w.F32) == 0 {
+			return nil
+		}
+		if littleEndian() {
+			return unsafe.Slice((*byte)(unsafe.Pointer(&w.F32[0])), 4*len(w.F32))
+		}
+		b := make([]byte, 4*len(w.F32))
+		for i, v := range w.F32 {
+			binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(v))
+		}
+		return b
+	}
+	if len(w.Half) == 0 {
+		return nil
+	}
+	if littleEndian() {
+		return unsafe.Slice((*byte)(unsafe.Pointer(&w.Half[0])), 2*len(w.Half))
+	}
+	b := make([]byte, 2*len(w.Half))
+	for i, v := range w.Half {
+		binary.LittleEndian.PutUint16(b[2*i:], v)
+	}
+	return b
 }
