@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 
 	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
 	"github.com/gotransformers/gotransformers/models/opt"
@@ -44,9 +43,9 @@ func runGenerate(ctx context.Context, env *Env, c *Case) Result {
 }
 
 // folderGenerationConfig loads the folder's generation_config.json (cached).
-func folderGenerationConfig(env *Env) (*generation.GenerationConfig, error) {
+func folderGenerationConfig(ctx context.Context, env *Env) (*generation.GenerationConfig, error) {
 	v, err := env.Cache("generate/generation_config", func() (any, error) {
-		return generation.ReadGenerationConfig(filepath.Join(env.Dir, "generation_config.json"))
+		return generation.GenerationConfigFromPretrained(ctx, env.Dir)
 	})
 	if err != nil {
 		return nil, err
@@ -65,7 +64,7 @@ func generateLM(ctx context.Context, env *Env, c *Case, kwargs map[string]json.R
 			return nil, err
 		}
 	}
-	gc, err := folderGenerationConfig(env)
+	gc, err := folderGenerationConfig(ctx, env)
 	if err != nil {
 		return nil, err
 	}

@@ -27,11 +27,11 @@ type GenerateInput struct {
 // derived from text_config (GenerationConfig.from_model_config), as transformers 4.45 builds
 // language_model.generation_config; the top-level generation_config.json is not consulted by
 // Blip2ForConditionalGeneration.generate. Override it with generation.WithConfig or call options.
-func (m *Blip2ForConditionalGeneration) LanguageModelGenerationConfig() *generation.GenerationConfig {
+func (m *Blip2ForConditionalGeneration) LanguageModelGenerationConfig() (*generation.GenerationConfig, error) {
 	if m.Config == nil || m.Config.TextConfig == nil {
-		return generation.NewGenerationConfig()
+		return nil, fmt.Errorf("blip2: generate: the model has no text_config")
 	}
-	return generation.ConfigFromModelConfig(m.Config.TextConfig.Base())
+	return generation.FromModelConfig(m.Config.TextConfig)
 }
 
 // captionPrompt is the prompt Blip2Processor(images, text="") builds per image: the <image> ids in
@@ -88,7 +88,11 @@ func (m *Blip2ForConditionalGeneration) Generate(ctx context.Context, in *Genera
 	if len(in.PixelValues.Shape) != 4 || in.PixelValues.Shape[0] == 0 {
 		return nil, fmt.Errorf("blip2: generate: pixel_values has shape %v, want [B, 3, H, W]", in.PixelValues.Shape)
 	}
-	cfg, co, err := generation.ResolveOptions(m.LanguageModelGenerationConfig(), opts...)
+	base, err := m.LanguageModelGenerationConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg, co, err := generation.ResolveOptions(base, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("blip2: generate: %w", err)
 	}

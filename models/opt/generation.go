@@ -116,10 +116,10 @@ func (d *decoder) Reorder(rows []int) error {
 }
 
 // GenerationConfig returns the generation config derived from the model config
-// (GenerationConfig.from_model_config); pass the contents of generation_config.json with
-// generation.WithConfig to use that instead.
-func (m *OPTForCausalLM) GenerationConfig() *generation.GenerationConfig {
-	return generation.ConfigFromModelConfig(&m.Config.PretrainedConfig)
+// (GenerationConfig.from_model_config); pass generation_config.json
+// (generation.GenerationConfigFromPretrained) with generation.WithConfig to use that instead.
+func (m *OPTForCausalLM) GenerationConfig() (*generation.GenerationConfig, error) {
+	return generation.FromModelConfig(m.Config)
 }
 
 // Generate mirrors OPTForCausalLM.generate(input_ids, attention_mask, **kwargs): greedy search,
@@ -134,7 +134,11 @@ func (m *OPTForCausalLM) Generate(ctx context.Context, inputIDs, attentionMask [
 			out, err = nil, fmt.Errorf("opt: generate: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	cfg, co, err := generation.ResolveOptions(m.GenerationConfig(), opts...)
+	base, err := m.GenerationConfig()
+	if err != nil {
+		return nil, fmt.Errorf("opt: generate: %w", err)
+	}
+	cfg, co, err := generation.ResolveOptions(base, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("opt: generate: %w", err)
 	}

@@ -53,7 +53,7 @@ func TestGenerateFixtures(t *testing.T) {
 	}
 	m, err := FromPretrained(ctx, optFixture)
 	require.NoError(t, err)
-	gc, err := generation.ReadGenerationConfig(filepath.Join(optFixture, "generation_config.json"))
+	gc, err := generation.GenerationConfigFromPretrained(ctx, optFixture)
 	require.NoError(t, err)
 	n := 0
 	for _, c := range f.Cases {

@@ -89,10 +89,10 @@ func (d *decoder) Step(ctx context.Context, tokens []int) (*tensor.Tensor, error
 func (d *decoder) Reorder(rows []int) error { return d.cache.Reorder(rows) }
 
 // GenerationConfig returns the generation config derived from the model config
-// (GenerationConfig.from_model_config); pass the contents of generation_config.json with
-// generation.WithConfig to use that instead.
-func (m *T5ForConditionalGeneration) GenerationConfig() *generation.GenerationConfig {
-	return generation.ConfigFromModelConfig(&m.Config.PretrainedConfig)
+// (GenerationConfig.from_model_config); pass generation_config.json
+// (generation.GenerationConfigFromPretrained) with generation.WithConfig to use that instead.
+func (m *T5ForConditionalGeneration) GenerationConfig() (*generation.GenerationConfig, error) {
+	return generation.FromModelConfig(m.Config)
 }
 
 // Generate mirrors T5ForConditionalGeneration.generate(input_ids, attention_mask, **kwargs): the
@@ -108,7 +108,11 @@ func (m *T5ForConditionalGeneration) Generate(ctx context.Context, inputIDs, att
 			out, err = nil, fmt.Errorf("t5: generate: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	cfg, co, err := generation.ResolveOptions(m.GenerationConfig(), opts...)
+	base, err := m.GenerationConfig()
+	if err != nil {
+		return nil, fmt.Errorf("t5: generate: %w", err)
+	}
+	cfg, co, err := generation.ResolveOptions(base, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("t5: generate: %w", err)
 	}

@@ -48,7 +48,7 @@ func TestGenerateFixtures(t *testing.T) {
 	}
 	m, err := FromPretrained(ctx, t5Fixture)
 	require.NoError(t, err)
-	gc, err := generation.ReadGenerationConfig(filepath.Join(t5Fixture, "generation_config.json"))
+	gc, err := generation.GenerationConfigFromPretrained(ctx, t5Fixture)
 	require.NoError(t, err)
 	n := 0
 	for _, c := range f.Cases {

@@ -146,11 +146,9 @@ func typeName(x LogitsProcessor) string {
 }
 
 func TestResolvePrecedenceAndLengths(t *testing.T) {
-	model := transformers.NewPretrainedConfig()
-	model.BOSTokenID, model.PadTokenID = transformers.IntPtr(2), transformers.IntPtr(1)
-	model.EOSTokenID = transformers.SingleTokenID(2)
-	model.NumBeams = 4 // a model config default
-	base := ConfigFromModelConfig(&model)
+	model := dictConfig{"bos_token_id": 2, "pad_token_id": 1, "eos_token_id": 2, "num_beams": 4} // model-config defaults
+	base, err := FromModelConfig(model)
+	require.NoError(t, err)
 	assert.Equal(t, 4, base.NumBeams)
 	assert.Equal(t, 20, base.MaxLength)
 
@@ -184,6 +182,10 @@ func TestResolvePrecedenceAndLengths(t *testing.T) {
 	assert.Equal(t, 20, p.MaxLength)
 	assert.Equal(t, 9, p.MinLength)
 }
+
+type dictConfig map[string]any
+
+func (d dictConfig) ToDict() map[string]any { return d }
 
 func TestWithKwargs(t *testing.T) {
 	var kw map[string]json.RawMessage

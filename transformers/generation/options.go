@@ -72,6 +72,9 @@ func ResolveOptions(base *GenerationConfig, opts ...Option) (*GenerationConfig, 
 			return nil, nil, fmt.Errorf("generation: %s: %w", kw.key, err)
 		}
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
 	return cfg, co, nil
 }
 
