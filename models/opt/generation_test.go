@@ -240,3 +240,24 @@ func (d *timedDecoder) Step(ctx context.Context, tokens []int) (*tensor.Tensor, 
 	d.steps += time.Since(start)
 	return l, err
 }
+
+// TestGenerateCancel: cancelling the context from a streamer stops generation at the next step
+// with context.Canceled. Run with -race.
+func TestGenerateCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg := benchConfig()
+	cfg.NumHiddenLayers, cfg.VocabSize = 1, 64
+	m := randomOPT(t, cfg)
+	n := 0
+	s := generation.NewTokenStreamer(func([]int) error {
+		n++
+		if n == 3 {
+			cancel()
+		}
+		return nil
+	})
+	_, err := m.Generate(ctx, [][]int{{2, 5}}, nil, generation.WithMaxNewTokens(100), generation.WithStreamer(s))
+	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 3, n)
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"sort"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
@@ -175,7 +176,12 @@ func (p *Params) processors(promptLen int) (LogitsProcessorList, error) {
 // the output start from (decoder-only: the padded prompt ids, or empty rows when the model is fed
 // input embeddings; encoder-decoder: the decoder start ids), one per row of dec. The context is
 // checked before every model call: cancelling stops generation within one step.
-func Generate(ctx context.Context, dec Decoder, prompt [][]int, p Params) (*Output, error) {
+func Generate(ctx context.Context, dec Decoder, prompt [][]int, p Params) (out *Output, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("generation: internal error: %v\n%s", r, debug.Stack())
+		}
+	}()
 	if dec == nil {
 		return nil, errors.New("generation: nil decoder")
 	}

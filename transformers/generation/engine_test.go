@@ -258,3 +258,26 @@ func TestTopK(t *testing.T) {
 	assert.Equal(t, []int{1, 3, 2}, topK(row, 3), "descending, ties in index order")
 	assert.Equal(t, []int{1, 3, 2, 4, 0}, topK(row, 9))
 }
+
+type panicProcessor struct{}
+
+func (panicProcessor) Process([][]int, *tensor.Tensor) error { panic("boom") }
+
+func TestPanicBecomesError(t *testing.T) {
+	f := newFake(3, [][]int{{0}}, nil)
+	_, err := Generate(context.Background(), f, [][]int{{0}}, Params{MaxLength: 3, Processors: LogitsProcessorList{panicProcessor{}}})
+	require.ErrorContains(t, err, "boom")
+}
+
+type badShapeDecoder struct{ fakeDecoder }
+
+func (d *badShapeDecoder) Prefill(context.Context) (*tensor.Tensor, error) { return tensor.New(5, 2), nil }
+
+func TestBadDecoderOutput(t *testing.T) {
+	_, err := Generate(context.Background(), &badShapeDecoder{}, [][]int{{0}}, Params{MaxLength: 3})
+	require.ErrorContains(t, err, "logits of shape")
+	_, err = Generate(context.Background(), nil, [][]int{{0}}, Params{MaxLength: 3})
+	require.Error(t, err)
+	_, err = Generate(context.Background(), newFake(3, nil, nil), [][]int{{0}, {1, 2}}, Params{MaxLength: 3})
+	require.ErrorContains(t, err, "row 1")
+}
