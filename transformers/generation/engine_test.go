@@ -271,7 +271,9 @@ func TestPanicBecomesError(t *testing.T) {
 
 type badShapeDecoder struct{ fakeDecoder }
 
-func (d *badShapeDecoder) Prefill(context.Context) (*tensor.Tensor, error) { return tensor.New(5, 2), nil }
+func (d *badShapeDecoder) Prefill(context.Context) (*tensor.Tensor, error) {
+	return tensor.New(5, 2), nil
+}
 
 func TestBadDecoderOutput(t *testing.T) {
 	_, err := Generate(context.Background(), &badShapeDecoder{}, [][]int{{0}}, Params{MaxLength: 3})
