@@ -91,7 +91,7 @@ type vp8Quant struct {
 
 type vp8FInfo struct {
 	limit, ilevel, hev int
-	inner             bool
+	inner              bool
 }
 
 type vp8MB struct {
@@ -768,7 +768,7 @@ func avg2(a, b uint8) uint8    { return uint8((int(a) + int(b) + 1) >> 1) }
 
 // predLuma4 writes the 4x4 intra prediction of mode m at buf[o] (libwebp VP8PredLuma4).
 func predLuma4(m int, buf []uint8, o int) {
-	top := func(i int) uint8 { return buf[o-vbps+i] }   // i in -1..7
+	top := func(i int) uint8 { return buf[o-vbps+i] }    // i in -1..7
 	left := func(j int) uint8 { return buf[o-1+j*vbps] } // j in -1..3
 	set := func(x, y int, v uint8) { buf[o+x+y*vbps] = v }
 	switch m {
