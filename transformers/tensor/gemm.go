@@ -13,7 +13,7 @@ const (
 	kcBlk  = 256
 	mcBlk  = 144
 	ncBlk  = 2048
-	gemvMx = 4 // Linear with at most this many rows streams the weight (GEMV path)
+	gemvMx = 8 // Linear with at most this many rows streams the weight (GEMV path)
 )
 
 // matB is the B operand of a GEMM: [K, N] row-major, or [N, K] row-major when trans (the layout of
@@ -238,17 +238,33 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 	wg.Wait()
 }
 
-// kern6x16Go is the portable micro-kernel (same contract as the assembly one).
+// kern6x16Go is the portable micro-kernel (same contract as the assembly one): 2x4 register
+// sub-tiles of scalar accumulators, which the Go compiler keeps in registers.
 func kern6x16Go(k int, a, b, c []float32, ldc int, acc bool) {
 	var t [mr * nr]float32
-	for p := range k {
-		bp := b[p*nr : p*nr+nr : p*nr+nr]
-		ap := a[p*mr : p*mr+mr : p*mr+mr]
-		for i, av := range ap {
-			row := t[i*nr : i*nr+nr : i*nr+nr]
-			for j, bv := range bp {
-				row[j] += av * bv
+	a = a[:k*mr]
+	b = b[:k*nr]
+	for i0 := 0; i0 < mr; i0 += 2 {
+		for j0 := 0; j0 < nr; j0 += 4 {
+			var c00, c01, c02, c03, c10, c11, c12, c13 float32
+			for p := range k {
+				ap := a[p*mr+i0 : p*mr+i0+2 : p*mr+i0+2]
+				bp := b[p*nr+j0 : p*nr+j0+4 : p*nr+j0+4]
+				a0, a1 := ap[0], ap[1]
+				b0, b1, b2, b3 := bp[0], bp[1], bp[2], bp[3]
+				c00 += a0 * b0
+				c01 += a0 * b1
+				c02 += a0 * b2
+				c03 += a0 * b3
+				c10 += a1 * b0
+				c11 += a1 * b1
+				c12 += a1 * b2
+				c13 += a1 * b3
 			}
+			r0 := t[i0*nr+j0 : i0*nr+j0+4 : i0*nr+j0+4]
+			r0[0], r0[1], r0[2], r0[3] = c00, c01, c02, c03
+			r1 := t[(i0+1)*nr+j0 : (i0+1)*nr+j0+4 : (i0+1)*nr+j0+4]
+			r1[0], r1[1], r1[2], r1[3] = c10, c11, c12, c13
 		}
 	}
 	for i := range mr {
