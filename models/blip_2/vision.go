@@ -268,7 +268,10 @@ func NewBlip2VisionModel(cfg *Blip2VisionConfig, b *weights.Binder) (*Blip2Visio
 }
 
 // Forward mirrors Blip2VisionModel.forward.
-// pixelValues: [N, C, H, W] -> LastHiddenState [N, 1 + (H/p)(W/p), D], PoolerOutput [N, D].
+// pixelValues: [N, 3, H, W] -> LastHiddenState [N, 1 + (H/p)(W/p), D], PoolerOutput [N, D].
+// Without InterpolatePosEncoding an image with more patches than the position table is an error;
+// a smaller one uses the first positions of the table, exactly as transformers 4.45 does (no check
+// there either). With InterpolatePosEncoding the table is resized to the image's patch grid.
 func (m *Blip2VisionModel) Forward(ctx context.Context, pixelValues *tensor.Tensor, opts VisionOptions) (out *VisionOutput, err error) {
 	defer recoverErr("vision_model", &err)
 	if m.shapeOnly() {
