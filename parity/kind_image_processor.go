@@ -3,7 +3,6 @@ package parity
 import (
 	"context"
 	"encoding/json"
-
 	"path/filepath"
 
 	"github.com/gotransformers/gotransformers/processing/image"
