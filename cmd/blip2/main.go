@@ -1,0 +1,195 @@
+// Command blip2 runs the BLIP-2 family from the command line, as transformers' Python snippets do:
+//
+//	blip2 caption  [flags] IMAGE...           one caption per image
+//	blip2 vqa      [flags] --question Q IMAGE... one answer per image (prompt "Question: Q Answer:")
+//	blip2 features [flags] --kind image|qformer|text [--text T] [--out F.safetensors] [IMAGE...]
+//	blip2 inspect  [flags]                    sizes, dtypes, image-token mode, weight-key coverage
+//
+// --model takes a local model folder or a hub repo id (default Salesforce/blip2-opt-2.7b, resolved
+// through the Hugging Face cache shared with Python). IMAGE is a file path or "-" for stdin. Every
+// error is printed as one line to stderr with a non-zero exit status: 1 for a failure, 2 for bad
+// usage.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"unicode"
+
+	"github.com/gotransformers/gotransformers/transformers"
+	"github.com/gotransformers/gotransformers/transformers/tensor"
+)
+
+// DefaultModel is the model used when --model is not given.
+const DefaultModel = "Salesforce/blip2-opt-2.7b"
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a subcommand reads and writes.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// usageError marks bad command-line usage (exit status 2).
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
+
+const topUsage = `usage: blip2 <command> [flags] [IMAGE...]
+
+commands:
+  caption   generate a caption per image (optionally continuing --prompt)
+  vqa       answer --question about each image
+  features  image / Q-Former / text features (printed, or written with --out)
+  inspect   parameters and bytes per part, image-token mode, tokenizer, weight-key coverage
+
+IMAGE is a file path or "-" for stdin. Run "blip2 <command> -h" for the flags of a command.
+`
+
+// run is the whole program: it returns the exit status.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, topUsage)
+		return exitUsage
+	}
+	var err error
+	switch cmd := args[0]; cmd {
+	case "caption", "vqa":
+		err = runGenerate(ctx, e, cmd, args[1:])
+	case "features":
+		err = runFeatures(ctx, e, args[1:])
+	case "inspect":
+		err = runInspect(ctx, e, args[1:])
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, topUsage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "blip2: unknown command %q\n%s", cmd, topUsage)
+		return exitUsage
+	}
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "blip2 %s: %s\n", args[0], ue.msg)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "blip2 %s: %v\n", args[0], err)
+	return exitFail
+}
+
+// commonFlags are the flags every command takes.
+type commonFlags struct {
+	model    string
+	revision string
+	offline  bool
+	dtype    string
+	json     bool
+	cacheDir string
+}
+
+func (c *commonFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.model, "model", DefaultModel, "model folder or hub repo id")
+	fs.StringVar(&c.revision, "revision", "", "hub revision (branch, tag or commit; default main)")
+	fs.BoolVar(&c.offline, "offline", false, "use only the local hub cache (as HF_HUB_OFFLINE=1)")
+	fs.StringVar(&c.dtype, "dtype", "", "weight storage dtype: float32 or bfloat16 (default: as stored)")
+	fs.BoolVar(&c.json, "json", false, "print one JSON object per line")
+	fs.StringVar(&c.cacheDir, "cache-dir", "", "hub cache folder (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
+}
+
+// loadOptions turns the common flags into FromPretrained options.
+func (c *commonFlags) loadOptions() ([]transformers.Option, error) {
+	var opts []transformers.Option
+	switch strings.ToLower(c.dtype) {
+	case "":
+	case "float32", "fp32", "f32":
+		opts = append(opts, transformers.WithDType(tensor.F32))
+	case "bfloat16", "bf16":
+		opts = append(opts, transformers.WithDType(tensor.BF16))
+	default:
+		return nil, usagef("--dtype %q: want float32 or bfloat16", c.dtype)
+	}
+	if c.revision != "" {
+		opts = append(opts, transformers.WithRevision(c.revision))
+	}
+	if c.offline {
+		opts = append(opts, transformers.WithOffline(true))
+	}
+	if c.cacheDir != "" {
+		opts = append(opts, transformers.WithCacheDir(c.cacheDir))
+	}
+	return opts, nil
+}
+
+// parseFlags parses args with fs, allowing flags after positional arguments
+// ("caption photo.jpg --model M"); "--" ends the flags.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, usagef("%v", err)
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// newFlagSet returns a flag set that reports errors through the returned error (not os.Exit) and
+// prints its usage to stderr.
+func newFlagSet(e *env, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet("blip2 "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "usage: blip2 %s %s\n\nflags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// pyStrip is Python's str.strip(): Unicode whitespace and the separators \x1c-\x1f.
+func pyStrip(s string) string {
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f) })
+}
+
+// setFlags returns the names of the flags given on the command line.
+func setFlags(fs *flag.FlagSet) map[string]bool {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	return set
+}
