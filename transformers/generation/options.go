@@ -18,7 +18,7 @@ type Option func(*CallOptions) error
 type CallOptions struct {
 	// Config replaces the model's generation config (generate(generation_config=...)).
 	Config *GenerationConfig
-	// Set lists the GenerationConfig keys the call gave, in order, with their setters.
+	// set lists the GenerationConfig keys the call gave, in order, with their setters (see Has).
 	set  []kwarg
 	keys map[string]bool
 	// Streamer, Seed and Processors are passed to the engine as they are.
