@@ -115,10 +115,10 @@ func (d *decoder) Reorder(rows []int) error {
 	return nil
 }
 
-// GenerationConfig returns the generation config derived from the model config
+// GenerationConfigFromModel returns the generation config derived from the model config
 // (GenerationConfig.from_model_config); pass generation_config.json
 // (generation.GenerationConfigFromPretrained) with generation.WithConfig to use that instead.
-func (m *OPTForCausalLM) GenerationConfig() (*generation.GenerationConfig, error) {
+func (m *OPTForCausalLM) GenerationConfigFromModel() (*generation.GenerationConfig, error) {
 	return generation.FromModelConfig(m.Config)
 }
 
@@ -134,7 +134,7 @@ func (m *OPTForCausalLM) Generate(ctx context.Context, inputIDs, attentionMask [
 			out, err = nil, fmt.Errorf("opt: generate: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	base, err := m.GenerationConfig()
+	base, err := m.GenerationConfigFromModel()
 	if err != nil {
 		return nil, fmt.Errorf("opt: generate: %w", err)
 	}

@@ -88,10 +88,10 @@ func (d *decoder) Step(ctx context.Context, tokens []int) (*tensor.Tensor, error
 
 func (d *decoder) Reorder(rows []int) error { return d.cache.Reorder(rows) }
 
-// GenerationConfig returns the generation config derived from the model config
+// GenerationConfigFromModel returns the generation config derived from the model config
 // (GenerationConfig.from_model_config); pass generation_config.json
 // (generation.GenerationConfigFromPretrained) with generation.WithConfig to use that instead.
-func (m *T5ForConditionalGeneration) GenerationConfig() (*generation.GenerationConfig, error) {
+func (m *T5ForConditionalGeneration) GenerationConfigFromModel() (*generation.GenerationConfig, error) {
 	return generation.FromModelConfig(m.Config)
 }
 
@@ -108,7 +108,7 @@ func (m *T5ForConditionalGeneration) Generate(ctx context.Context, inputIDs, att
 			out, err = nil, fmt.Errorf("t5: generate: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	base, err := m.GenerationConfig()
+	base, err := m.GenerationConfigFromModel()
 	if err != nil {
 		return nil, fmt.Errorf("t5: generate: %w", err)
 	}
