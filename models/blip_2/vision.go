@@ -48,7 +48,11 @@ func newBlip2VisionEmbeddings(cfg *Blip2VisionConfig, b *weights.Binder) *Blip2V
 
 // Forward embeds pixel values.
 // pixel: [N, C, H, W] -> [N, 1 + (H/p)*(W/p), D] (H/p, W/p floored, as torch's convolution does).
-func (e *Blip2VisionEmbeddings) Forward(pixel *tensor.Tensor, interpolatePosEncoding bool) (*tensor.Tensor, error) {
+func (e *Blip2VisionEmbeddings) Forward(pixel *tensor.Tensor, interpolatePosEncoding bool) (out *tensor.Tensor, err error) {
+	defer recoverErr("vision embeddings", &err)
+	if err := checkShape("pixel_values", pixel, -1, -1, -1, -1); err != nil {
+		return nil, err
+	}
 	p := e.PatchSize
 	n, c, h, w := pixel.Shape[0], pixel.Shape[1], pixel.Shape[2], pixel.Shape[3]
 	if want := e.PatchEmbedding.Weight.Shape[1]; c != want {
@@ -111,6 +115,10 @@ func (e *Blip2VisionEmbeddings) interpolatePosEncoding(numPatches, height, width
 	res = tensor.Permute(res, 0, 2, 3, 1).Reshape(1, outH*outW, d) // [1, H'*W', D]
 	return tensor.Concat(1, classPos, res)
 }
+
+// The layer types below (Blip2Attention, Blip2MLP, Blip2EncoderLayer and the Q-Former's) take the
+// shapes their Forward documents; other shapes are a programming error and panic, as nn.Linear does.
+// The model-level Forward methods check user input and return errors.
 
 // Blip2Attention mirrors transformers' Blip2Attention: fused qkv projection (its bias is the stored
 // qkv.bias, a parameter in 4.45 initialised as cat(q_bias, zeros, v_bias); older checkpoints' q_bias
