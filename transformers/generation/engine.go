@@ -243,11 +243,11 @@ func Generate(ctx context.Context, dec Decoder, prompt [][]int, p Params) (out *
 	if p.NumBeams > 1 {
 		return beamSearch(ctx, dec, seqs, logits, &p, procs, pad, hasPad, len(prompt), promptLen)
 	}
-	return sample(ctx, dec, seqs, logits, &p, procs, pad, hasPad)
+	return sample(ctx, dec, seqs, logits, &p, procs, pad)
 }
 
 func checkLogits(l *tensor.Tensor, rows int) error {
-	if l == nil || len(l.Shape) != 2 || l.Shape[0] != rows || l.Shape[1] == 0 {
+	if l == nil || len(l.Shape) != 2 || l.Shape[0] != rows || l.Shape[1] == 0 || len(l.Data) != rows*l.Shape[1] {
 		var shape []int
 		if l != nil {
 			shape = l.Shape
@@ -258,7 +258,7 @@ func checkLogits(l *tensor.Tensor, rows int) error {
 }
 
 // sample is transformers' _sample: greedy (argmax) or multinomial sampling.
-func sample(ctx context.Context, dec Decoder, seqs [][]int, logits *tensor.Tensor, p *Params, procs LogitsProcessorList, pad int, hasPad bool) (*Output, error) {
+func sample(ctx context.Context, dec Decoder, seqs [][]int, logits *tensor.Tensor, p *Params, procs LogitsProcessorList, pad int) (*Output, error) {
 	n := len(seqs)
 	unfinished := make([]bool, n)
 	for i := range unfinished {
@@ -316,7 +316,6 @@ func sample(ctx context.Context, dec Decoder, seqs [][]int, logits *tensor.Tenso
 			return nil, err
 		}
 	}
-	_ = hasPad
 	return &Output{Sequences: seqs}, nil
 }
 
