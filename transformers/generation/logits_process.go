@@ -257,8 +257,7 @@ func (p TopKLogitsWarper) Process(_ [][]int, scores *tensor.Tensor) error {
 	for i := 0; i < scores.Shape[0]; i++ {
 		row := rowOf(scores, i)
 		copy(tmp, row)
-		sort.Slice(tmp, func(a, b int) bool { return tmp[a] > tmp[b] })
-		kth := tmp[k-1]
+		kth := kthLargest(tmp, k)
 		for j, s := range row {
 			if s < kth {
 				row[j] = negInf
@@ -266,6 +265,50 @@ func (p TopKLogitsWarper) Process(_ [][]int, scores *tensor.Tensor) error {
 		}
 	}
 	return nil
+}
+
+// kthLargest returns the k-th largest value of a (1-based), reordering a (quickselect, O(len(a))).
+// NaN values count as smallest.
+func kthLargest(a []float32, k int) float32 {
+	greater := func(x, y float32) bool { return x > y || (y != y && x == x) }
+	lo, hi, want := 0, len(a)-1, k-1
+	for lo < hi {
+		// median of three as pivot
+		mid := lo + (hi-lo)/2
+		if greater(a[mid], a[lo]) {
+			a[mid], a[lo] = a[lo], a[mid]
+		}
+		if greater(a[hi], a[lo]) {
+			a[hi], a[lo] = a[lo], a[hi]
+		}
+		if greater(a[hi], a[mid]) {
+			a[hi], a[mid] = a[mid], a[hi]
+		}
+		pivot := a[mid]
+		i, j := lo, hi
+		for i <= j {
+			for greater(a[i], pivot) {
+				i++
+			}
+			for greater(pivot, a[j]) {
+				j--
+			}
+			if i <= j {
+				a[i], a[j] = a[j], a[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case want <= j:
+			hi = j
+		case want >= i:
+			lo = i
+		default:
+			return a[want]
+		}
+	}
+	return a[want]
 }
 
 // TopPLogitsWarper mirrors transformers' TopPLogitsWarper (nucleus filtering): the smallest-probability

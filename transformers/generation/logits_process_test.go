@@ -232,3 +232,19 @@ func TestDefaultAttentionMask(t *testing.T) {
 	// pad equal to eos: cannot tell padding from EOS -> all ones
 	assert.Equal(t, [][]int{{1, 1, 1}, {1, 1, 1}}, DefaultAttentionMask(ids, &pad, []int{1}))
 }
+
+func TestKthLargest(t *testing.T) {
+	rng := []float32{5, 1, 4, 4, 9, inf, 2, 7, 4, 0} // inf is -Inf
+	sorted := []float32{9, 7, 5, 4, 4, 4, 2, 1, 0, inf}
+	for k := 1; k <= len(rng); k++ {
+		a := append([]float32(nil), rng...)
+		assert.Equal(t, sorted[k-1], kthLargest(a, k), "k=%d", k)
+	}
+	big := make([]float32, 5000)
+	for i := range big {
+		big[i] = float32((i * 7919) % 1000) // many ties
+	}
+	assert.Equal(t, float32(999), kthLargest(append([]float32(nil), big...), 1))
+	assert.Equal(t, float32(998), kthLargest(append([]float32(nil), big...), 6))
+	assert.Equal(t, float32(0), kthLargest(append([]float32(nil), big...), 5000))
+}
