@@ -152,7 +152,7 @@ func inspect(ctx context.Context, c *commonFlags, opts []transformers.Option) (*
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", c.model, err)
 		}
-		r.Coverage = append(r.Coverage, coverage(weightSourceName(dir, sd), len(sd.Keys()), m.StateDictKeys(), b.Finish()))
+		r.Coverage = append(r.Coverage, coverage(weightSourceName(dir, sd), len(sd.Keys()), sd.Has, m.StateDictKeys(), b.Finish()))
 		for _, k := range m.StateDictKeys() {
 			if dt, _, ok := sd.Info(k.Name); ok {
 				dtypeOf[k.Name] = dtypeName(dt)
@@ -175,7 +175,8 @@ func inspect(ctx context.Context, c *commonFlags, opts []transformers.Option) (*
 		if err != nil {
 			return nil, fmt.Errorf("model %s: %w", c.model, err)
 		}
-		cov := coverage(name, len(idx.WeightMap), m.StateDictKeys(), b.Finish())
+		inIndex := func(k string) bool { _, ok := idx.WeightMap[k]; return ok }
+		cov := coverage(name, len(idx.WeightMap), inIndex, m.StateDictKeys(), b.Finish())
 		cov.TotalSize = idx.TotalSize
 		var numel int64
 		for k := range idx.WeightMap {
@@ -323,10 +324,11 @@ func weightSourceName(dir string, sd *weights.StateDict) string {
 }
 
 // coverage turns a binder's Finish result into a report.
-func coverage(source string, n int, keys []weights.KeyInfo, finish error) coverageReport {
+// has reports whether the source holds a key.
+func coverage(source string, n int, has func(string) bool, keys []weights.KeyInfo, finish error) coverageReport {
 	cov := coverageReport{Source: source, Keys: n, Exact: finish == nil}
 	for _, k := range keys {
-		if k.TiedTo != "" && k.TiedTo != k.Name && !k.Loaded {
+		if k.TiedTo != "" && k.TiedTo != k.Name && !has(k.Name) {
 			cov.TiedFilled = append(cov.TiedFilled, k.Name+" <- "+k.TiedTo)
 		}
 	}

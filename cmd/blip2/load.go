@@ -51,6 +51,15 @@ func resolveModel(ctx context.Context, c *commonFlags, withWeights bool, opts []
 // loadImages decodes the IMAGE arguments ("-" reads stdin, at most once) as Pillow's
 // Image.open(f).convert("RGB") does.
 func loadImages(e *env, args []string) ([]*image.Image, error) {
+	n := 0
+	for _, a := range args {
+		if a == "-" {
+			n++
+		}
+	}
+	if n > 1 {
+		return nil, usagef(`"-" (stdin) given more than once`)
+	}
 	imgs := make([]*image.Image, 0, len(args))
 	stdinUsed := false
 	for _, a := range args {
