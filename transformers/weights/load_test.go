@@ -1,6 +1,7 @@
 package weights
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 	"unsafe"
@@ -52,4 +53,35 @@ func within(data []byte, w *tensor.Weight) bool {
 	}
 	lo := uintptr(unsafe.Pointer(&data[0]))
 	return p >= lo && p < lo+uintptr(len(data))
+}
+
+// A Hugging Face cache snapshot: the folder holds symbolic links into blobs/.
+func TestLoadSymlinkedSnapshotAndFilePaths(t *testing.T) {
+	root := t.TempDir()
+	blobs := filepath.Join(root, "blobs")
+	snap := filepath.Join(root, "snapshots", "abc")
+	require.NoError(t, os.MkdirAll(blobs, 0o755))
+	require.NoError(t, os.MkdirAll(snap, 0o755))
+	for _, name := range []string{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", SafetensorsIndexName} {
+		b, err := os.ReadFile(filepath.Join(fixtures, "opt", name))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(blobs, "sha-"+name), b, 0o644))
+		require.NoError(t, os.Symlink(filepath.Join("..", "..", "blobs", "sha-"+name), filepath.Join(snap, name)))
+	}
+	sd, err := LoadStateDict(snap)
+	require.NoError(t, err)
+	n := sd.Len()
+	require.NotZero(t, n)
+	require.NoError(t, sd.Close())
+
+	sd, err = LoadStateDict(filepath.Join(snap, SafetensorsIndexName))
+	require.NoError(t, err)
+	require.Equal(t, n, sd.Len())
+	require.NoError(t, sd.Close())
+
+	sd, err = LoadStateDict(filepath.Join(fixtures, "flan-t5", PytorchName))
+	require.NoError(t, err)
+	_, ok := sd.Get("encoder.embed_tokens.weight")
+	require.True(t, ok, "loaded the .bin, which lists the tied keys")
+	require.NoError(t, sd.Close())
 }

@@ -42,8 +42,19 @@ type StateDict struct {
 // LoadStateDict opens the checkpoint in dir, looking for model.safetensors, then
 // model.safetensors.index.json, then pytorch_model.bin, then pytorch_model.bin.index.json (the order
 // transformers' from_pretrained prefers). Sharded checkpoints are validated: shard names must be plain
-// file names in dir, every shard must exist, every key of the index must be in its shard.
+// file names in dir, every shard must exist, every key of the index must be in its shard. Symbolic
+// links are followed (the Hugging Face cache's snapshots link to its blobs). A path to a single
+// checkpoint file (or to an index file) is accepted too.
 func LoadStateDict(dir string) (*StateDict, error) {
+	if st, err := os.Stat(dir); err == nil && st.Mode().IsRegular() {
+		if filepath.Ext(dir) == ".json" {
+			if filepath.Base(dir) == PytorchIndexName {
+				return loadSharded(dir, openTorchFile)
+			}
+			return loadSharded(dir, openSafetensorsFile)
+		}
+		return OpenFile(dir)
+	}
 	try := func(name string) (string, bool) {
 		p := filepath.Join(dir, name)
 		st, err := os.Stat(p)
