@@ -258,26 +258,37 @@ func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
 		}
 		rows := ylast - yfirst
 		tmp := make([]uint8, width*rows*3)
-		parallelRows(rows, width*rows*hor.ksize, func(lo, hi int) {
-			for yy := lo; yy < hi; yy++ {
-				in := src[(yy+yfirst)*srcW*3:]
-				out := tmp[yy*width*3:]
+		parallelRows((rows+1)/2, width*rows*hor.ksize, func(lo, hi int) {
+			// two source rows at a time share the coefficient loads
+			for pr := lo; pr < hi; pr++ {
+				yy := 2 * pr
+				in0 := src[(yy+yfirst)*srcW*3 : (yy+yfirst+1)*srcW*3]
+				out0 := tmp[yy*width*3 : (yy+1)*width*3]
+				if yy+1 >= rows {
+					horizontalRow(in0, out0, &hor, width)
+					continue
+				}
+				in1 := src[(yy+yfirst+1)*srcW*3 : (yy+yfirst+2)*srcW*3]
+				out1 := tmp[(yy+1)*width*3 : (yy+2)*width*3]
 				for xx := 0; xx < width; xx++ {
 					xmin, xmax := hor.bounds[2*xx], hor.bounds[2*xx+1]
 					k := hor.k[xx*hor.ksize : xx*hor.ksize+xmax]
-					p := in[xmin*3 : (xmin+xmax)*3]
-					s0, s1, s2 := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-					j := 0
-					for _, kv := range k {
-						q := p[j : j+3 : j+3]
-						s0 += int32(q[0]) * kv
-						s1 += int32(q[1]) * kv
-						s2 += int32(q[2]) * kv
-						j += 3
+					p0 := in0[xmin*3 : (xmin+xmax)*3]
+					p1 := in1[xmin*3 : (xmin+xmax)*3]
+					const half = int32(1 << (precisionBits - 1))
+					a0, a1, a2, b0, b1, b2 := half, half, half, half, half, half
+					for x, kv := range k {
+						q := p0[3*x : 3*x+3 : 3*x+3]
+						r := p1[3*x : 3*x+3 : 3*x+3]
+						a0 += int32(q[0]) * kv
+						a1 += int32(q[1]) * kv
+						a2 += int32(q[2]) * kv
+						b0 += int32(r[0]) * kv
+						b1 += int32(r[1]) * kv
+						b2 += int32(r[2]) * kv
 					}
-					out[3*xx] = clip8(s0)
-					out[3*xx+1] = clip8(s1)
-					out[3*xx+2] = clip8(s2)
+					out0[3*xx], out0[3*xx+1], out0[3*xx+2] = clip8(a0), clip8(a1), clip8(a2)
+					out1[3*xx], out1[3*xx+1], out1[3*xx+2] = clip8(b0), clip8(b1), clip8(b2)
 				}
 			}
 		})
@@ -310,6 +321,24 @@ func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
 		}
 	})
 	return &Image{Width: width, Height: height, Pix: out, Mode: "RGB"}, nil
+}
+
+// horizontalRow is one row of ImagingResampleHorizontal_8bpc for 3 bands.
+func horizontalRow(in, out []uint8, hor *coeffs, width int) {
+	for xx := 0; xx < width; xx++ {
+		xmin, xmax := hor.bounds[2*xx], hor.bounds[2*xx+1]
+		k := hor.k[xx*hor.ksize : xx*hor.ksize+xmax]
+		p := in[xmin*3 : (xmin+xmax)*3]
+		const half = int32(1 << (precisionBits - 1))
+		s0, s1, s2 := half, half, half
+		for x, kv := range k {
+			q := p[3*x : 3*x+3 : 3*x+3]
+			s0 += int32(q[0]) * kv
+			s1 += int32(q[1]) * kv
+			s2 += int32(q[2]) * kv
+		}
+		out[3*xx], out[3*xx+1], out[3*xx+2] = clip8(s0), clip8(s1), clip8(s2)
+	}
 }
 
 // resizeNearest is Pillow's ImagingScaleAffine (nearest-neighbour scaling with accumulated

@@ -241,9 +241,13 @@ def bmps():
         p = os.path.join(OUT, "_tmp.png")
         im.save(p)
         for args, tag in ((["-type", "TrueColorAlpha"], "argb32"), (["-define", "bmp:subtype=RGB565"], "rgb565"),
-                          (["-define", "bmp:subtype=RGB555"], "rgb555"), (["-colors", "16", "-type", "Palette"], "pal4")):
+                          (["-define", "bmp:subtype=RGB555"], "rgb555"), (["-colors", "16", "-type", "Palette"], "pal4"),
+                          (["-colors", "100", "-type", "Palette", "-compress", "RLE"], "rle8"),
+                          (["-colors", "12", "-type", "Palette", "-compress", "RLE"], "rle4"),
+                          (["-define", "bmp:format=bmp4", "-type", "TrueColorAlpha"], "v4argb")):
             name = base + "_im_%s.bmp" % tag
-            run("convert", p, *args, "BMP3:" + os.path.join(OUT, name) if tag == "pal4" else os.path.join(OUT, name))
+            bmp3 = tag in ("pal4", "rle8", "rle4")
+            run("convert", p, *args, "BMP3:" + os.path.join(OUT, name) if bmp3 else os.path.join(OUT, name))
             record(name, "bmp")
 
 
