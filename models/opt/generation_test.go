@@ -200,14 +200,14 @@ func TestStreamingMatchesOutput(t *testing.T) {
 // BenchmarkDecodeStep measures greedy decoding on a small random OPT (4 layers, d 256, vocab 4096)
 // with the KV cache: the time per generated token stays flat from 16 to 128 new tokens (each step
 // runs one position; only attention over the cached keys grows, a small share at these lengths).
-// Reported as ms/token (prefill excluded).
+// Reported as ms/token (wall) and cpu-ms/token (process CPU time, unix), prefill excluded.
 func BenchmarkDecodeStep(b *testing.B) {
 	ctx := context.Background()
 	m := randomOPT(b, benchConfig())
 	prompt := [][]int{{2, 100, 200, 300, 400, 500, 600, 700}}
 	for _, n := range []int{16, 128} {
 		b.Run(fmt.Sprintf("new%d", n), func(b *testing.B) {
-			var decode time.Duration
+			var decode, cpu time.Duration
 			for i := 0; i < b.N; i++ {
 				dec, err := m.NewDecoder(prompt, nil, nil)
 				if err != nil {
@@ -222,22 +222,37 @@ func BenchmarkDecodeStep(b *testing.B) {
 					b.Fatalf("generated %d tokens", len(out.Sequences[0])-len(prompt[0]))
 				}
 				decode += td.steps
+				cpu += td.cpu
 			}
 			b.ReportMetric(float64(decode.Microseconds())/1000/float64(b.N*(n-1)), "ms/token")
+			if cpuNow != nil {
+				b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N*(n-1)), "cpu-ms/token")
+			}
 		})
 	}
 }
 
-// timedDecoder times the decode steps (not the prefill).
+// cpuNow returns the process CPU time where the platform tells it (set in
+// generation_rusage_test.go), nil elsewhere.
+var cpuNow func() time.Duration
+
+// timedDecoder times the decode steps (not the prefill): wall time and, where available, CPU time.
 type timedDecoder struct {
 	generation.Decoder
-	steps time.Duration
+	steps, cpu time.Duration
 }
 
 func (d *timedDecoder) Step(ctx context.Context, tokens []int) (*tensor.Tensor, error) {
+	var c0 time.Duration
+	if cpuNow != nil {
+		c0 = cpuNow()
+	}
 	start := time.Now()
 	l, err := d.Decoder.Step(ctx, tokens)
 	d.steps += time.Since(start)
+	if cpuNow != nil {
+		d.cpu += cpuNow() - c0
+	}
 	return l, err
 }
 
