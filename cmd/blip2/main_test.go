@@ -498,3 +498,59 @@ func logSumExp(row []float32) float32 {
 	}
 	return float32(m + math.Log(s))
 }
+
+// fakeHubCache lays out folder's files as the snapshot of repo in a Hugging Face cache (as Python's
+// huggingface_hub writes it) and returns the cache root.
+func fakeHubCache(t *testing.T, repo, folder string) string {
+	t.Helper()
+	root := t.TempDir()
+	const commit = "0123456789abcdef0123456789abcdef01234567"
+	repoDir := filepath.Join(root, "models--"+strings.ReplaceAll(repo, "/", "--"))
+	snap := filepath.Join(repoDir, "snapshots", commit)
+	if err := os.MkdirAll(filepath.Join(repoDir, "refs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repoDir, "refs", "main"), []byte(commit), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(filepath.Join(testdata, folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(testdata, folder, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(snap, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestHubRepoIDOffline resolves --model as a hub repo id through the cache (offline): caption gives
+// the fixture's text, inspect the snapshot's figures.
+func TestHubRepoIDOffline(t *testing.T) {
+	cache := fakeHubCache(t, "tiny-random/blip2-opt", "blip2-opt")
+	c := loadCases(t, "blip2-opt")["end_to_end/caption/cat.png"]
+	code, out, errOut := runCLI(t, nil, "caption", "--offline", "--cache-dir", cache, "--model", "tiny-random/blip2-opt", "--max-new-tokens", "10", filepath.Join(testdata, "inputs", "cat.png"))
+	if code != 0 || out != c.ExpectedText[0]+"\n" {
+		t.Errorf("caption: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, c.ExpectedText[0])
+	}
+	cache = fakeHubCache(t, "Salesforce/blip2-opt-2.7b", "real-blip2-opt-2.7b")
+	code, out, errOut = runCLI(t, nil, "inspect", "--offline", "--cache-dir", cache) // default --model
+	if code != 0 || !strings.Contains(out, "3,744,761,856") || !strings.Contains(out, "Salesforce/blip2-opt-2.7b") {
+		t.Errorf("inspect: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "inspect", "--offline", "--cache-dir", t.TempDir(), "--model", "someone/absent")
+	if code != exitFail || !strings.Contains(errOut, "someone/absent") || !strings.Contains(errOut, "offline") {
+		t.Errorf("absent repo: exit %d, stderr %q", code, errOut)
+	}
+}
