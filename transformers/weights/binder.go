@@ -46,6 +46,9 @@ type KeysError struct {
 	Missing    []string
 	Unexpected []SourcedKey
 	MisShaped  []MisShaped
+	// Misuse lists binder misuse by the model code (a key asked twice with two shapes, a tie to a
+	// nil weight).
+	Misuse []string
 	// Dir is the checkpoint folder (or "" for in-memory state dicts), for the message.
 	Dir string
 }
@@ -59,6 +62,9 @@ func (e *KeysError) Error() string {
 	}
 	fmt.Fprintf(&b, "weights: %s does not match the model: %d missing, %d unexpected, %d mis-shaped keys",
 		where, len(e.Missing), len(e.Unexpected), len(e.MisShaped))
+	for _, p := range e.Misuse {
+		fmt.Fprintf(&b, "\n  binder misuse: %s", p)
+	}
 	for _, k := range e.Missing {
 		fmt.Fprintf(&b, "\n  missing: %s", k)
 	}
@@ -334,14 +340,11 @@ func (b *Binder) Unexpected() []SourcedKey {
 // binders report only misuse (a key asked twice with two shapes).
 func (b *Binder) Finish() error {
 	st := b.st
-	if len(st.problems) > 0 {
-		return fmt.Errorf("weights: binder misuse: %s: %w", strings.Join(st.problems, "; "), ErrKeys)
-	}
-	e := &KeysError{Missing: st.missing, Unexpected: b.Unexpected(), MisShaped: st.misShaped}
+	e := &KeysError{Missing: st.missing, Unexpected: b.Unexpected(), MisShaped: st.misShaped, Misuse: st.problems}
 	if st.sd != nil {
 		e.Dir = st.sd.dir
 	}
-	if len(e.Missing) == 0 && len(e.Unexpected) == 0 && len(e.MisShaped) == 0 {
+	if len(e.Missing) == 0 && len(e.Unexpected) == 0 && len(e.MisShaped) == 0 && len(e.Misuse) == 0 {
 		return nil
 	}
 	return e

@@ -56,6 +56,18 @@ func within(data []byte, w *tensor.Weight) bool {
 }
 
 // A Hugging Face cache snapshot: the folder holds symbolic links into blobs/.
+func TestStateDictClose(t *testing.T) {
+	sd, err := LoadStateDict(filepath.Join(fixtures, "opt"))
+	require.NoError(t, err)
+	k := sd.Keys()[0]
+	_, ok := sd.Get(k)
+	require.True(t, ok)
+	require.NoError(t, sd.Close())
+	_, ok = sd.Get(k)
+	require.False(t, ok, "no dangling views after Close")
+	require.NoError(t, sd.Close(), "Close twice")
+}
+
 func TestLoadSymlinkedSnapshotAndFilePaths(t *testing.T) {
 	root := t.TempDir()
 	blobs := filepath.Join(root, "blobs")

@@ -301,6 +301,7 @@ func (s *StateDict) Close() error {
 		}
 	}
 	s.files = nil
+	s.entries = nil // Get fails from now on rather than hand out dangling views
 	return first
 }
 
