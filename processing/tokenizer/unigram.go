@@ -279,16 +279,19 @@ func (u *unigramModel) encodeNormalized(s string, out []spPiece) []spPiece {
 				continue
 			}
 			length := k + 1 - start
-			var sc float32
+			// In EncodeOptimized `score` is a double (the user-defined branch's "- 0.1" makes the
+			// conditional double), so the sum and the comparison are done in double and the
+			// result is stored as float.
+			var sc float64
 			if t == pieceUserDefined {
-				sc = float32(float64(float32(utf8.RuneCountInString(s[start:k+1]))*u.maxScore) - 0.1)
+				sc = float64(float32(length)*u.maxScore) - 0.1
 			} else {
-				sc = u.spm.scores[id]
+				sc = float64(u.spm.scores[id])
 			}
-			cand := sc + base
+			cand := sc + float64(base)
 			tn := &bp[k+1]
-			if !tn.filled || cand > tn.score {
-				*tn = best{score: cand, start: int32(start), id: id, filled: true}
+			if !tn.filled || cand > float64(tn.score) {
+				*tn = best{score: float32(cand), start: int32(start), id: id, filled: true}
 			}
 			if length == mblen {
 				hasSingle = true
