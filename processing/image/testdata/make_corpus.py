@@ -198,7 +198,8 @@ def pngs():
                           (["-depth", "16", "-define", "png:color-type=6"], "rgba16"),
                           (["-interlace", "PNG", "-depth", "16"], "interlaced16")):
             name = base + "_%s.png" % tag
-            run("convert", src, *args, os.path.join(OUT, name))
+            # no time chunks, so that the corpus is reproducible byte for byte
+            run("convert", src, *args, "-define", "png:exclude-chunks=date,time", os.path.join(OUT, name))
             record(name, "png")
     # a palette shorter than the indices used (Pillow keeps its gray ramp for missing entries)
     p = Image.new("P", (8, 8))
