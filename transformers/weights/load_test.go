@@ -97,3 +97,23 @@ func TestLoadSymlinkedSnapshotAndFilePaths(t *testing.T) {
 	require.True(t, ok, "loaded the .bin, which lists the tied keys")
 	require.NoError(t, sd.Close())
 }
+
+// readWhole is the reader used where mmap is unavailable (and when a file system refuses it).
+func TestReadWholeFallback(t *testing.T) {
+	p := filepath.Join(fixtures, "opt", "model-00002-of-00002.safetensors")
+	f, err := os.Open(p)
+	require.NoError(t, err)
+	defer f.Close()
+	st, err := f.Stat()
+	require.NoError(t, err)
+	data, release, err := readWhole(f, st.Size())
+	require.NoError(t, err)
+	defer release()
+	want, err := os.ReadFile(p)
+	require.NoError(t, err)
+	require.Equal(t, want, data)
+	mapped, unmap, err := mapFile(f, st.Size())
+	require.NoError(t, err)
+	require.Equal(t, want, mapped)
+	require.NoError(t, unmap())
+}
