@@ -80,9 +80,6 @@ func decodeTIFF(data []byte, opts *Options) (*Image, error) {
 	photo := get(262, -1)
 	planar := get(284, 1)
 	pred := get(317, 1)
-	if _, tiled := tags[322]; tiled {
-		return nil, fmt.Errorf("%w: tiled TIFF", ErrUnsupported)
-	}
 	if v, ok := tags[258]; ok {
 		for _, b := range v {
 			if b != bps {
@@ -96,41 +93,62 @@ func decodeTIFF(data []byte, opts *Options) (*Image, error) {
 	if fmtv := get(339, 1); fmtv != 1 {
 		return nil, fmt.Errorf("%w: TIFF sample format %d", ErrUnsupported, fmtv)
 	}
-	offs, counts := tags[273], tags[279]
-	if len(offs) == 0 || len(counts) != len(offs) {
-		return nil, fmt.Errorf("%w: TIFF strips", errCorrupt)
+	if pred != 1 && pred != 2 {
+		return nil, fmt.Errorf("%w: TIFF predictor %d", ErrUnsupported, pred)
 	}
-	rps := get(278, h)
-	if rps <= 0 || rps > h {
-		rps = h
+	if pred == 2 && bps != 8 && bps != 16 {
+		return nil, fmt.Errorf("%w: TIFF predictor with %d bits", ErrUnsupported, bps)
 	}
 	planes := 1
 	chunky := spp
 	if planar == 2 {
 		planes, chunky = spp, 1
 	}
-	rowBytes := (w*chunky*bps + 7) / 8
-	raw := make([][]byte, planes) // decompressed rows of each plane
-	stripsPerPlane := (h + rps - 1) / rps
-	if len(offs) < stripsPerPlane*planes {
-		return nil, fmt.Errorf("%w: TIFF has %d strips, want %d", errCorrupt, len(offs), stripsPerPlane*planes)
+	// chunks are strips (tw = w, th = rows per strip) or tiles
+	tw, th := w, get(278, h)
+	offTag, cntTag := 273, 279
+	_, tiled := tags[322]
+	if tiled {
+		tw, th = get(322, 0), get(323, 0)
+		offTag, cntTag = 324, 325
+		if tw <= 0 || th <= 0 || tw%16 != 0 || th%16 != 0 || tw > 1<<16 || th > 1<<16 {
+			return nil, fmt.Errorf("%w: TIFF tile size %dx%d", errCorrupt, tw, th)
+		}
+	} else if th <= 0 || th > h {
+		th = h
 	}
+	offs, counts := tags[offTag], tags[cntTag]
+	if len(offs) == 0 || len(counts) != len(offs) {
+		return nil, fmt.Errorf("%w: TIFF strip/tile offsets", errCorrupt)
+	}
+	across, down := (w+tw-1)/tw, (h+th-1)/th
+	perPlane := across * down
+	if len(offs) < perPlane*planes {
+		return nil, fmt.Errorf("%w: TIFF has %d strips/tiles, want %d", errCorrupt, len(offs), perPlane*planes)
+	}
+	rowBytes := (w*chunky*bps + 7) / 8
+	chunkRow := (tw*chunky*bps + 7) / 8
+	raw := make([][]byte, planes) // decompressed rows of each plane
 	for pl := 0; pl < planes; pl++ {
-		buf := make([]byte, 0, rowBytes*h)
-		for s := 0; s < stripsPerPlane; s++ {
-			i := pl*stripsPerPlane + s
+		buf := make([]byte, rowBytes*h)
+		for ci := 0; ci < perPlane; ci++ {
+			i := pl*perPlane + ci
+			cx, cy := ci%across, ci/across
 			o, c := offs[i], counts[i]
 			if o < 0 || c < 0 || o+c > len(data) {
-				return nil, fmt.Errorf("%w: TIFF strip %d out of range", errCorrupt, i)
+				return nil, fmt.Errorf("%w: TIFF strip/tile %d out of range", errCorrupt, i)
 			}
-			rows := min(rps, h-s*rps)
-			want := rows * rowBytes
+			rows := th
+			if !tiled {
+				rows = min(th, h-cy*th)
+			}
+			want := rows * chunkRow
 			src := data[o : o+c]
 			var dec []byte
 			var err error
 			switch comp {
 			case 1:
-				dec = src
+				dec = append([]byte(nil), src...)
 			case 5:
 				dec, err = tiffLZW(src, want)
 			case 32773:
@@ -146,44 +164,27 @@ func decodeTIFF(data []byte, opts *Options) (*Image, error) {
 				return nil, fmt.Errorf("%w: TIFF compression %d", ErrUnsupported, comp)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%w: TIFF strip %d: %v", errCorrupt, i, err)
+				return nil, fmt.Errorf("%w: TIFF strip/tile %d: %v", errCorrupt, i, err)
 			}
 			if len(dec) < want {
-				return nil, fmt.Errorf("%w: TIFF strip %d short", errCorrupt, i)
+				return nil, fmt.Errorf("%w: TIFF strip/tile %d short", errCorrupt, i)
 			}
-			buf = append(buf, dec[:want]...)
-		}
-		if pred == 2 {
-			for y := 0; y < h; y++ {
-				row := buf[y*rowBytes : (y+1)*rowBytes]
-				switch bps {
-				case 8:
-					for x := chunky; x < w*chunky; x++ {
-						row[x] += row[x-chunky]
-					}
-				case 16:
-					for x := chunky; x < w*chunky; x++ {
-						var v, p uint16
-						if bo == binary.LittleEndian {
-							v = uint16(row[2*x]) | uint16(row[2*x+1])<<8
-							p = uint16(row[2*(x-chunky)]) | uint16(row[2*(x-chunky)+1])<<8
-						} else {
-							v = uint16(row[2*x])<<8 | uint16(row[2*x+1])
-							p = uint16(row[2*(x-chunky)])<<8 | uint16(row[2*(x-chunky)+1])
-						}
-						v += p
-						if bo == binary.LittleEndian {
-							row[2*x], row[2*x+1] = uint8(v), uint8(v>>8)
-						} else {
-							row[2*x], row[2*x+1] = uint8(v>>8), uint8(v)
-						}
-					}
-				default:
-					return nil, fmt.Errorf("%w: TIFF predictor with %d bits", ErrUnsupported, bps)
+			for r := 0; r < rows; r++ {
+				row := dec[r*chunkRow : (r+1)*chunkRow]
+				if pred == 2 {
+					tiffUnpredict(row, tw, chunky, bps, bo)
 				}
+				y := cy*th + r
+				if y >= h {
+					break
+				}
+				x0 := cx * tw
+				nb := (min(tw, w-x0)*chunky*bps + 7) / 8
+				if (x0*chunky*bps)%8 != 0 {
+					return nil, fmt.Errorf("%w: TIFF tiles with sub-byte offsets", ErrUnsupported)
+				}
+				copy(buf[y*rowBytes+x0*chunky*bps/8:], row[:nb])
 			}
-		} else if pred != 1 {
-			return nil, fmt.Errorf("%w: TIFF predictor %d", ErrUnsupported, pred)
 		}
 		raw[pl] = buf
 	}
@@ -393,4 +394,18 @@ func packBits(src []byte, want int) ([]byte, error) {
 		}
 	}
 	return out, nil
+}
+
+// tiffUnpredict undoes TIFF's horizontal differencing (Predictor 2) on one row of n pixels.
+func tiffUnpredict(row []byte, n, chunky, bps int, bo binary.ByteOrder) {
+	if bps == 8 {
+		for x := chunky; x < n*chunky; x++ {
+			row[x] += row[x-chunky]
+		}
+		return
+	}
+	for x := chunky; x < n*chunky; x++ {
+		v := bo.Uint16(row[2*x:]) + bo.Uint16(row[2*(x-chunky):])
+		bo.PutUint16(row[2*x:], v)
+	}
 }
