@@ -31,6 +31,11 @@ type registry map[string]command
 func newRegistry() registry {
 	r := registry{}
 	registerGemm(r)
+	registerLoad(r)
+	registerPreprocess(r)
+	registerVision(r)
+	registerQFormer(r)
+	registerCaption(r)
 	return r
 }
 

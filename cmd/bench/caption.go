@@ -1,0 +1,150 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
+	"github.com/gotransformers/gotransformers/processing/image"
+	"github.com/gotransformers/gotransformers/transformers/generation"
+	"github.com/gotransformers/gotransformers/transformers/tensor"
+)
+
+func registerCaption(r registry) {
+	r["caption"] = command{
+		help: "Blip2ForConditionalGeneration.generate at real size (--config opt-2.7b | flan-t5-xl): time to first token, ms/token, peak RSS",
+		run:  runCaption,
+	}
+}
+
+// timingStreamer records when each Put arrives (the first Put is the prompt).
+type timingStreamer struct {
+	start time.Time
+	puts  []time.Duration
+}
+
+func (s *timingStreamer) Put(tokens [][]int) error {
+	s.puts = append(s.puts, time.Since(s.start))
+	return nil
+}
+
+func (s *timingStreamer) End() {}
+
+// decodeBytes is what one decode step streams: the language model's weights without the encoder
+// (T5) and the position / input embeddings that are only gathered (the OPT input embedding is read
+// in full as the tied lm_head).
+func decodeBytes(info *ckptInfo) int64 {
+	var n int64
+	for k, b := range info.Sizes {
+		if !strings.HasPrefix(k, "language_model.") {
+			continue
+		}
+		switch {
+		case strings.Contains(k, "embed_positions"),
+			strings.HasPrefix(k, "language_model.encoder."),
+			k == "language_model.shared.weight" && info.Config == "flan-t5-xl":
+			continue
+		}
+		n += b
+	}
+	return n
+}
+
+func runCaption(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("caption", flag.ContinueOnError)
+	var cf ckptFlags
+	var rf runFlags
+	cf.register(fs, "opt-2.7b", "bfloat16")
+	rf.register(fs, 3)
+	newTokens := fs.Int("new-tokens", 20, "tokens to generate (greedy; EOS suppressed until then)")
+	prompt := fs.String("prompt", "Question: what is shown in this picture? Answer:", "text prompt")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *newTokens < 2 {
+		return fmt.Errorf("--new-tokens must be at least 2")
+	}
+	info, err := ensureCheckpoint(ctx, &cf)
+	if err != nil {
+		return err
+	}
+	machine()
+	if err := warmCheckpoint(info, cf.warm); err != nil {
+		return err
+	}
+	resetPeak()
+	loadStart := time.Now()
+	m, err := blip2.FromPretrained(ctx, info.Dir)
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+	loadS := time.Since(loadStart).Seconds()
+	proc, err := blip2.Blip2ProcessorFromPretrained(ctx, info.Dir)
+	if err != nil {
+		return err
+	}
+	in, err := proc.Call([]*image.Image{syntheticImage(640, 480)}, []string{*prompt}, blip2.ProcessorOptions{})
+	if err != nil {
+		return err
+	}
+	textTokens := len(in.InputIDs[0]) - m.Config.NumQueryTokens
+
+	var ttft, decode []time.Duration
+	var last []int
+	var cpu []time.Duration
+	wall, err := timeRuns(ctx, &rf, &cpu, func() error {
+		st := &timingStreamer{start: time.Now()}
+		out, err := m.Generate(ctx, &blip2.GenerateInput{PixelValues: in.PixelValues, InputIDs: in.InputIDs, AttentionMask: in.AttentionMask},
+			generation.WithMaxNewTokens(*newTokens), generation.WithMinNewTokens(*newTokens), generation.WithStreamer(st))
+		if err != nil {
+			return err
+		}
+		total := time.Since(st.start)
+		if len(st.puts) < 3 {
+			return fmt.Errorf("caption: streamer saw %d puts, want the prompt and %d tokens", len(st.puts), *newTokens)
+		}
+		ttft = append(ttft, st.puts[1])
+		decode = append(decode, (total-st.puts[1])/time.Duration(len(st.puts)-2))
+		last = out.Sequences[0]
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	// drop the warm-up samples
+	ttft, decode = ttft[rf.warmup:], decode[rf.warmup:]
+	_, peak, _ := memStatus()
+	ttftS := median(ttft).Seconds()
+	decMS := median(decode).Seconds() * 1e3
+	db := decodeBytes(info)
+	gbps := float64(db) / (decMS / 1e3) / 1e9
+	wg := float64(info.Bytes) / gib
+	torchTTFT, torchDec := torchOPTTTFTS, float64(torchOPTDecodeMS)
+	floor := 320 * float64(info.DType.Size()) / float64(tensor.F32.Size())
+	if cf.config == "flan-t5-xl" {
+		torchTTFT, torchDec = torchT5TTFTS, torchT5DecodeMS
+		floor = 170 * float64(info.DType.Size()) / float64(tensor.F32.Size())
+	}
+	fmt.Printf("generate wall %s s, CPU use %s\n", fmtSamples(wall, false), utilization(cpu, wall))
+	fmt.Printf("%s %s: load %.2f s; prompt %d text tokens + %d query tokens; %d new tokens: %v\n",
+		cf.config, dtypeName(info.DType), loadS, textTokens, m.Config.NumQueryTokens, *newTokens, last)
+	table([][]string{
+		{"figure", "ours (median)", "samples", "PyTorch f32", "speed-up"},
+		{"time to first token", fmt.Sprintf("%.2f s", ttftS), fmtSamples(ttft, false) + " s", fmt.Sprintf("%.2f s", torchTTFT), ratio(torchTTFT, ttftS)},
+		{"decode", fmt.Sprintf("%.0f ms/token", decMS), fmtSamples(decode, true) + " ms", fmt.Sprintf("%.0f ms/token", torchDec), ratio(torchDec, decMS)},
+		{"decode bandwidth", fmt.Sprintf("%.1f GB/s", gbps), fmt.Sprintf("%.2f GB per token", float64(db)/1e9), "", fmt.Sprintf("floor ~%.0f ms/token", floor)},
+		{"peak RSS", fmt.Sprintf("%.2f GiB", float64(peak)/gib), fmt.Sprintf("weights %.2f GiB", wg), fmt.Sprintf("%.1f GiB", torchOPTPeakRSSGiB), fmt.Sprintf("target <= %.2f GiB", wg*1.1+1)},
+	})
+	if cf.config == "opt-2.7b" && info.DType == tensor.BF16 {
+		fmt.Printf("PyTorch bfloat16 OPT decode on this CPU: %.0f ms/token (%s)\n", float64(torchOPTDecodeBF16M), ratio(torchOPTDecodeBF16M, decMS))
+	}
+	return emit(map[string]any{
+		"config": cf.config, "dtype": dtypeName(info.DType),
+		"ttft_s": ttftS, "decode_ms_per_token": decMS, "decode_gbps": gbps,
+		"peak_rss_gib": float64(peak) / gib, "weight_gib": wg,
+	})
+}
