@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
+	"github.com/gotransformers/gotransformers/processing/image"
 	"github.com/gotransformers/gotransformers/transformers/weights"
 )
 
@@ -552,5 +554,105 @@ func TestHubRepoIDOffline(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "inspect", "--offline", "--cache-dir", t.TempDir(), "--model", "someone/absent")
 	if code != exitFail || !strings.Contains(errOut, "someone/absent") || !strings.Contains(errOut, "offline") {
 		t.Errorf("absent repo: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestFlanT5XLStyleLegacyWithImageTokens pins what we do with a checkpoint like the hub's
+// Salesforce/blip2-flan-t5-xl: processor_config.json has num_query_tokens (the processor prepends
+// the <image> ids) while config.json has no image_token_index. As transformers 4.45 (and later
+// versions) do, the model takes the legacy path: the projected query outputs are concatenated in
+// front of the embeddings of all input_ids, the <image> ids included (the fixture's
+// real-blip2-flan-t5-xl processor/info note). Built from the blip2-flan-t5 fixture with
+// image_token_index removed from config.json.
+func TestFlanT5XLStyleLegacyWithImageTokens(t *testing.T) {
+	src := filepath.Join(testdata, "blip2-flan-t5")
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "config.json" {
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := m["image_token_index"]; !ok {
+				t.Fatal("fixture config.json has no image_token_index to remove")
+			}
+			delete(m, "image_token_index")
+			if data, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := runCLI(t, nil, "inspect", "--model", dir, "--json")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, errOut)
+	}
+	var r inspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.ImageTokenMode != "legacy" || !strings.Contains(r.ImageTokenNote, "no image_token_index") || !strings.Contains(r.ImageTokenNote, "num_query_tokens 6") {
+		t.Errorf("inspect: mode %q note %q", r.ImageTokenMode, r.ImageTokenNote)
+	}
+
+	ctx := context.Background()
+	proc, err := blip2.Blip2ProcessorFromPretrained(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	model, err := blip2.FromPretrained(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer model.Close()
+	img, err := image.DecodeFile(filepath.Join(testdata, "inputs", "cat.png"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := proc.Call([]*image.Image{img}, []string{"Question: what is shown? Short answer:"}, blip2.ProcessorOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := in.InputIDs[0]
+	for i := 0; i < 6; i++ {
+		if ids[i] != 1100 {
+			t.Fatalf("input_ids %v: want 6 <image> ids (1100) first", ids)
+		}
+	}
+	merged, err := model.PrepareInputsEmbeds(ctx, &blip2.ImageInput{PixelValues: in.PixelValues}, in.InputIDs, in.AttentionMask)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := merged.Features.LanguageModelInputs
+	tok, err := model.LanguageModel.EmbedTokens(in.InputIDs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := q.Shape[2]
+	if !merged.Legacy || !reflect.DeepEqual(merged.InputsEmbeds.Shape, []int{1, 6 + len(ids), d}) {
+		t.Fatalf("legacy %v, embeds %v, want legacy [1 %d %d]", merged.Legacy, merged.InputsEmbeds.Shape, 6+len(ids), d)
+	}
+	if !reflect.DeepEqual(merged.InputsEmbeds.Data[:6*d], q.Data) || !reflect.DeepEqual(merged.InputsEmbeds.Data[6*d:], tok.Data) {
+		t.Error("inputs_embeds != cat(query outputs, embeddings of all input_ids)")
+	}
+	if len(merged.AttentionMask[0]) != 6+len(ids) {
+		t.Errorf("attention mask %v", merged.AttentionMask)
+	}
+	code, out, errOut = runCLI(t, nil, "vqa", "--model", dir, "--question", "what is shown?", "--max-new-tokens", "5", filepath.Join(testdata, "inputs", "cat.png"))
+	if code != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("vqa: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
