@@ -62,12 +62,29 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// packA packs rows [0, mc) x cols [pc, pc+kc) of A (stride lda) into panels of mr rows, k-major,
-// zero-padded to a multiple of mr rows.
+// panelRows returns the first row and the row count of A panel t among mc rows. Panels hold 6 rows,
+// except that a last panel of 1 or 2 rows is avoided (its kernel would be latency bound): the last
+// two panels then get 4 and 3 or 4 and 4 rows.
+func panelRows(mc, t int) (start, rows int) {
+	p := (mc + mr - 1) / mr
+	r := mc - mr*(p-1)
+	if p >= 2 && r <= 2 {
+		switch t {
+		case p - 2:
+			return mr * t, 4
+		case p - 1:
+			return mr*(p-2) + 4, r + 2
+		}
+	}
+	return mr * t, min(mr, mc-mr*t)
+}
+
+// packA packs rows [0, mc) x cols [pc, pc+kc) of A (stride lda) into panels of mr rows (see
+// panelRows), k-major, zero-padded to mr rows each.
 func packA(dst, a []float32, lda, mc, pc, kc int) {
-	for i0 := 0; i0 < mc; i0 += mr {
-		p := dst[i0*kc : (i0+mr)*kc]
-		rows := min(mr, mc-i0)
+	for t := 0; t*mr < mc; t++ {
+		p := dst[t*mr*kc : (t+1)*mr*kc]
+		i0, rows := panelRows(mc, t)
 		if rows < mr {
 			clear(p)
 		}
@@ -170,9 +187,9 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 // rows, into c (stride ldc).
 func macroKernel(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool) {
 	var edge [mr * nr]float32
-	for ir := 0; ir < mc; ir += mr {
-		a := ap[ir*kc : (ir+mr)*kc]
-		rows := min(mr, mc-ir)
+	for t := 0; t*mr < mc; t++ {
+		a := ap[t*mr*kc : (t+1)*mr*kc]
+		ir, rows := panelRows(mc, t)
 		co := ir * ldc
 		if cols == nr && kernRows(rows, kc, a, bp, c[co:], ldc, acc) {
 			continue

@@ -88,7 +88,15 @@ func genPack(b *strings.Builder, dt string, esz int, load func(addr, reg string)
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	b.WriteString("\tMOVQ dst+0(FP), DI\n\tMOVQ src+8(FP), SI\n\tMOVQ ld+16(FP), R10\n\tMOVQ k8+24(FP), CX\n")
 	fmt.Fprintf(b, "\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R11\n\tLEAQ (SI)(R10*4), R12\n", map[int]int{2: 1, 4: 2}[esz])
+	// BX, DX: the same 8 rows of the next 16-row panel, prefetched while this one is transposed (the
+	// rows are short streams that the hardware prefetcher would not pick up in time).
+	b.WriteString("\tMOVQ R10, BX\n\tSHLQ $4, BX\n\tLEAQ (R12)(BX*1), DX\n\tADDQ SI, BX\n")
 	b.WriteString("\tSHRQ $3, CX\n\tJEQ done\nloop:\n")
+	for _, base := range []string{"BX", "DX"} {
+		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R11*1)"} {
+			fmt.Fprintf(b, "\tPREFETCHT0 (%s)%s\n", base, ix)
+		}
+	}
 	addrs := []string{"(SI)", "(SI)(R10*1)", "(SI)(R10*2)", "(SI)(R11*1)", "(R12)", "(R12)(R10*1)", "(R12)(R10*2)", "(R12)(R11*1)"}
 	for i, a := range addrs {
 		b.WriteString(load(a, fmt.Sprintf("Y%d", i)))
@@ -115,7 +123,7 @@ func genPack(b *strings.Builder, dt string, esz int, load func(addr, reg string)
 	for c := range 8 {
 		fmt.Fprintf(b, "\tVMOVUPS Y%d, %d(DI)\n", 8+c, 64*c)
 	}
-	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, R12\n\tADDQ $512, DI\n\tDECQ CX\n\tJNZ loop\ndone:\n\tVZEROUPPER\n\tRET\n", 8*esz, 8*esz)
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, R12\n\tADDQ $%d, BX\n\tADDQ $%d, DX\n\tADDQ $512, DI\n\tDECQ CX\n\tJNZ loop\ndone:\n\tVZEROUPPER\n\tRET\n", 8*esz, 8*esz, 8*esz, 8*esz)
 }
 
 // genBF16 writes gemv4x<nx>BF16: like gen, but k is a multiple of 16 and the inputs are given
