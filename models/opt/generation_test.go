@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,4 +276,39 @@ func TestGenerateCancel(t *testing.T) {
 	_, err := m.Generate(ctx, [][]int{{2, 5}}, nil, generation.WithMaxNewTokens(100), generation.WithStreamer(s))
 	require.ErrorIs(t, err, context.Canceled)
 	assert.Equal(t, 3, n)
+}
+
+// TestGenerateConcurrent: one model, several goroutines generating at once (each call has its own
+// cache) give the sequential results. Run with -race.
+func TestGenerateConcurrent(t *testing.T) {
+	ctx := context.Background()
+	cfg := benchConfig()
+	cfg.NumHiddenLayers, cfg.VocabSize = 1, 64
+	m := randomOPT(t, cfg)
+	prompts := [][][]int{{{2, 5, 6}}, {{2, 9}}, {{2, 7, 7, 7}}}
+	want := make([][][]int, len(prompts))
+	for i, p := range prompts {
+		out, err := m.Generate(ctx, p, nil, generation.WithMaxNewTokens(8), generation.WithNumBeams(1+i%2))
+		require.NoError(t, err)
+		want[i] = out.Sequences
+	}
+	got := make([][][]int, len(prompts))
+	errs := make([]error, len(prompts))
+	var wg sync.WaitGroup
+	for i, p := range prompts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := m.Generate(ctx, p, nil, generation.WithMaxNewTokens(8), generation.WithNumBeams(1+i%2))
+			if err == nil {
+				got[i] = out.Sequences
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	for i := range prompts {
+		require.NoError(t, errs[i])
+		assert.Equal(t, want[i], got[i])
+	}
 }
