@@ -283,3 +283,28 @@ func TestBadDecoderOutput(t *testing.T) {
 	_, err = Generate(context.Background(), newFake(3, nil, nil), [][]int{{0}, {1, 2}}, Params{MaxLength: 3})
 	require.ErrorContains(t, err, "row 1")
 }
+
+// TestBeamSearchEarlyStoppingFalseVsNever: after step 2 both hypotheses ([0 1 3]: log .4 / 2,
+// [0 2 3]: log .35 / 2) are in. At step 3 (uniform tables), early_stopping=False scores the best
+// running beam at the current length: log(.5*.2*.25)/3 = -1.23 < worst -0.525, so the search
+// stops; "never" scores it at max_length: log(.025)/9 = -0.41 > -0.525, so it runs one more step
+// (then log(.025*.25)/9 = -0.564 <= -0.525 stops it).
+func TestBeamSearchEarlyStoppingFalseVsNever(t *testing.T) {
+	table := map[string][]float64{
+		"[0]":   {0, 0.5, 0.5, 0},
+		"[0 1]": {0, 0.1, 0.1, 0.8},
+		"[0 2]": {0, 0.1, 0.2, 0.7},
+	}
+	for _, c := range []struct {
+		early EarlyStopping
+		steps int
+	}{{EarlyStoppingFalse, 2}, {EarlyStoppingNever, 3}} {
+		f := newFake(4, [][]int{{0}}, table)
+		out, err := Generate(context.Background(), f, [][]int{{0}}, Params{
+			MaxLength: 10, NumBeams: 2, LengthPenalty: 1, EarlyStopping: c.early, EOSTokenIDs: []int{3}, PadTokenID: ip(9),
+		})
+		require.NoError(t, err)
+		assert.Equal(t, [][]int{{0, 1, 3}}, out.Sequences, c.early.String())
+		assert.Equal(t, c.steps, f.steps, c.early.String())
+	}
+}
