@@ -23,7 +23,7 @@ type corpusEntry struct {
 
 // knownUnsupported lists corpus categories this package refuses on purpose (Pillow decodes them):
 // the test counts them and checks the error is ErrUnsupported.
-var knownUnsupported = map[string]bool{"jpeg-arith": true}
+var knownUnsupported = map[string]bool{}
 
 // TestGoldenCorpus decodes every file of testdata/corpus (made by make_corpus.py with Pillow 9.4)
 // and compares the RGB bytes with Pillow's (sha256). Set CORPUS_DUMP=dir to write our RGB bytes

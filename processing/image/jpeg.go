@@ -83,12 +83,15 @@ type jpegComp struct {
 	quant        [64]int32 // latched at the component's first scan (natural order)
 	latched      bool
 	pred         int
+	dcCtx        int // arithmetic coding DC context
 	plane        []uint8 // bw*8 x bh*8 samples after the IDCT
 	seenDC       bool
 	acBits       [64]int // like libjpeg's coef_bits: -1 until a scan codes the coefficient
 }
 
 type jpegDecoder struct {
+	arith       bool        // arithmetic coding (SOF9/SOF10)
+	ar          *arithState // arithmetic decoder state
 	data        []byte
 	pos         int
 	width       int
@@ -116,7 +119,7 @@ type jpegDecoder struct {
 }
 
 func decodeJPEG(data []byte, opts *Options) (*Image, error) {
-	d := &jpegDecoder{data: data, pos: 2, transform: -1}
+	d := &jpegDecoder{data: data, pos: 2, transform: -1, ar: newArithState()}
 	if err := d.parse(opts); err != nil {
 		return nil, err
 	}
@@ -168,8 +171,13 @@ func (d *jpegDecoder) parse(opts *Options) error {
 		switch {
 		case m == 0xC0 || m == 0xC1 || m == 0xC2:
 			err = d.parseSOF(seg, m == 0xC2, opts)
-		case m == 0xC3 || (m >= 0xC5 && m <= 0xC7) || (m >= 0xC9 && m <= 0xCB) || (m >= 0xCD && m <= 0xCF):
-			return fmt.Errorf("%w: JPEG SOF marker 0x%02X (lossless, hierarchical or arithmetic coding)", ErrUnsupported, m)
+		case m == 0xC9 || m == 0xCA:
+			d.arith = true
+			err = d.parseSOF(seg, m == 0xCA, opts)
+		case m == 0xCC:
+			d.parseDAC(seg)
+		case m == 0xC3 || (m >= 0xC5 && m <= 0xC7) || m == 0xCB || (m >= 0xCD && m <= 0xCF):
+			return fmt.Errorf("%w: JPEG SOF marker 0x%02X (lossless or hierarchical coding)", ErrUnsupported, m)
 		case m == 0xC4:
 			err = d.parseDHT(seg)
 		case m == 0xDB:
@@ -376,10 +384,10 @@ func (d *jpegDecoder) parseSOS(s []byte) error {
 			c.quant = d.quant[c.tq]
 			c.latched = true
 		}
-		if ss == 0 && ah == 0 && !d.dc[c.dcTbl].present {
+		if !d.arith && ss == 0 && ah == 0 && !d.dc[c.dcTbl].present {
 			return fmt.Errorf("%w: JPEG DC Huffman table %d not defined", errCorrupt, c.dcTbl)
 		}
-		if se > 0 && ss <= se && (!d.progressive || ss > 0) && !d.ac[c.acTbl].present {
+		if !d.arith && se > 0 && ss <= se && (!d.progressive || ss > 0) && !d.ac[c.acTbl].present {
 			return fmt.Errorf("%w: JPEG AC Huffman table %d not defined", errCorrupt, c.acTbl)
 		}
 		// progressive bookkeeping (libjpeg's coef_bits)
@@ -512,6 +520,14 @@ func (d *jpegDecoder) decodeScan(scomp []int, ss, se, ah, al int) error {
 	for _, ci := range scomp {
 		d.comps[ci].pred = 0
 	}
+	if d.arith {
+		d.ar.failed = false
+		d.arithReset(scomp, ss, ah)
+	}
+	decode := d.decodeBlock
+	if d.arith {
+		decode = d.arithBlock
+	}
 	var blocksX, blocksY int
 	single := len(scomp) == 1
 	if single {
@@ -524,12 +540,15 @@ func (d *jpegDecoder) decodeScan(scomp []int, ss, se, ah, al int) error {
 	for mcu := 0; mcu < total; mcu++ {
 		if d.restart > 0 && mcu > 0 && mcu%d.restart == 0 {
 			d.processRestart()
+			if d.arith {
+				d.arithReset(scomp, ss, ah)
+			}
 		}
 		mx, my := mcu%blocksX, mcu/blocksX
 		if single {
 			c := &d.comps[scomp[0]]
 			blk := c.coef[(my*c.bw+mx)*64 : (my*c.bw+mx)*64+64]
-			d.decodeBlock(c, blk, ss, se, ah, al)
+			decode(c, blk, ss, se, ah, al)
 		} else {
 			for _, ci := range scomp {
 				c := &d.comps[ci]
@@ -538,7 +557,7 @@ func (d *jpegDecoder) decodeScan(scomp []int, ss, se, ah, al int) error {
 						x := mx*c.h + bx
 						y := my*c.v + by
 						off := (y*c.bw + x) * 64
-						d.decodeBlock(c, c.coef[off:off+64], ss, se, ah, al)
+						decode(c, c.coef[off:off+64], ss, se, ah, al)
 					}
 				}
 			}

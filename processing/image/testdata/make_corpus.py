@@ -135,10 +135,11 @@ def jpegs():
                            (["-rgb"], "rgb"), (["-rgb", "-progressive"], "rgbprog"),
                            (["-optimize", "-sample", "2x1"], "opt422"),
                            (["-quality", "100", "-sample", "2x2"], "q100"),
-                           (["-arithmetic"], "arith")):
+                           (["-arithmetic"], "arith"), (["-arithmetic", "-progressive"], "arithprog"),
+                           (["-arithmetic", "-restart", "1B", "-sample", "2x1"], "arithrst")):
             name = "jpeg_cj_%s_%dx%d.jpg" % (tag, w, h)
             run("cjpeg", *extra, "-outfile", os.path.join(OUT, name), src)
-            record(name, "jpeg-arith" if tag == "arith" else "jpeg")
+            record(name, "jpeg-arith" if tag.startswith("arith") else "jpeg")
         gsrc = tmp_ppm(im.convert("L"), gray=True)
         for extra, tag in ((["-progressive"], "grayprog"), (["-restart", "1B"], "grayrst"),
                            (["-sample", "2x2"], "gray22")):
