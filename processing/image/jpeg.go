@@ -83,7 +83,7 @@ type jpegComp struct {
 	quant        [64]int32 // latched at the component's first scan (natural order)
 	latched      bool
 	pred         int
-	dcCtx        int // arithmetic coding DC context
+	dcCtx        int     // arithmetic coding DC context
 	plane        []uint8 // bw*8 x bh*8 samples after the IDCT
 	seenDC       bool
 	acBits       [64]int // like libjpeg's coef_bits: -1 until a scan codes the coefficient
