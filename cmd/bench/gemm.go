@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"slices"
 	"time"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
@@ -44,8 +45,25 @@ func runGemm(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gemm", flag.ContinueOnError)
 	runs := fs.Int("runs", 5, "samples per measurement (the median is reported)")
 	minSample := fs.Duration("sample", 200*time.Millisecond, "minimum duration of one sample")
+	single := fs.Bool("threadcpu", false, "one thread each (GOMAXPROCS=1, OpenBLAS 1 thread), timed by the thread's CPU "+
+		"time: per-core speed that holds on a loaded machine (Linux)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	settle := time.Duration(0)
+	var measure func(fs ...func()) ([]time.Duration, error)
+	if *single {
+		prev := runtime.GOMAXPROCS(1)
+		defer runtime.GOMAXPROCS(prev)
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		if _, err := threadCPUTime(); err != nil {
+			return err
+		}
+		measure = func(fs ...func()) ([]time.Duration, error) {
+			return medianCPUTimes(ctx, *runs, *minSample, fs...)
+		}
+		fmt.Println("timing: thread CPU time, one thread")
 	}
 	ys := newYardstick(runtime.GOMAXPROCS(0))
 	fmt.Printf("GOMAXPROCS=%d\n", runtime.GOMAXPROCS(0))
@@ -53,12 +71,13 @@ func runGemm(ctx context.Context, args []string) error {
 		fmt.Printf("yardstick: %s\n", ys.Name())
 	}
 	r := rand.New(rand.NewPCG(1, 2))
-	settle := time.Duration(0)
-	if ys != nil {
+	if ys != nil && !*single {
 		settle = ys.Settle()
 	}
-	measure := func(fs ...func()) ([]time.Duration, error) {
-		return medianTimes(ctx, *runs, *minSample, settle, fs...)
+	if measure == nil {
+		measure = func(fs ...func()) ([]time.Duration, error) {
+			return medianTimes(ctx, *runs, *minSample, settle, fs...)
+		}
 	}
 
 	gemmRatioMin := math.Inf(1)
@@ -171,4 +190,38 @@ func runGemm(ctx context.Context, args []string) error {
 		res["gemm_ratio_min"] = gemmRatioMin
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
+}
+
+// medianCPUTimes is medianTimes on the calling thread's CPU time (the caller locks the thread and
+// runs everything on it).
+func medianCPUTimes(ctx context.Context, runs int, minSample time.Duration, fs ...func()) ([]time.Duration, error) {
+	samples := make([][]time.Duration, len(fs))
+	for _, f := range fs {
+		f()
+	}
+	for range runs {
+		for i, f := range fs {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			start, err := threadCPUTime()
+			if err != nil {
+				return nil, err
+			}
+			for n := 1; ; n++ {
+				f()
+				now, _ := threadCPUTime()
+				if el := now - start; el >= minSample {
+					samples[i] = append(samples[i], el/time.Duration(n))
+					break
+				}
+			}
+		}
+	}
+	out := make([]time.Duration, len(fs))
+	for i, s := range samples {
+		slices.Sort(s)
+		out[i] = s[len(s)/2]
+	}
+	return out, nil
 }
