@@ -101,3 +101,47 @@ func TestGoldenCorpus(t *testing.T) {
 		t.Logf("%-14s exact %4d  differ %3d  unsupported %3d", k, c.ok, c.bad, c.unsupported)
 	}
 }
+
+// TestResizeGoldens compares Resize with Pillow's Image.resize for every filter over sizes
+// from 1x1 to 224x224 (up- and down-scaling), goldens made by make_corpus.py.
+func TestResizeGoldens(t *testing.T) {
+	data, err := os.ReadFile("testdata/corpus/resize.json")
+	if err != nil {
+		t.Skip("no resize goldens")
+	}
+	var cases []struct {
+		Source   string `json:"source"`
+		Width    int    `json:"width"`
+		Height   int    `json:"height"`
+		Resample int    `json:"resample"`
+		Name     string `json:"name"`
+		SHA256   string `json:"sha256"`
+	}
+	if err := json.Unmarshal(data, &cases); err != nil {
+		t.Fatal(err)
+	}
+	srcs := map[string]*Image{}
+	bad := 0
+	for _, c := range cases {
+		img := srcs[c.Source]
+		if img == nil {
+			img, err = DecodeFile(filepath.Join("testdata/corpus", c.Source), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srcs[c.Source] = img
+		}
+		out, err := Resize(img, c.Width, c.Height, Resampling(c.Resample))
+		if err != nil {
+			t.Errorf("%s -> %dx%d %s: %v", c.Source, c.Width, c.Height, c.Name, err)
+			bad++
+			continue
+		}
+		sum := sha256.Sum256(out.Pix)
+		if hex.EncodeToString(sum[:]) != c.SHA256 {
+			t.Errorf("%s (%dx%d) -> %dx%d %s: differs from Pillow", c.Source, img.Width, img.Height, c.Width, c.Height, c.Name)
+			bad++
+		}
+	}
+	t.Logf("resize goldens: %d/%d exact", len(cases)-bad, len(cases))
+}

@@ -316,6 +316,26 @@ def webps():
             record(name, "webp-lossy")
 
 
+def resizes():
+    """Pillow Image.resize goldens: source corpus file, target size, filter -> sha256 of the RGB."""
+    out = []
+    sources = ["jpeg_pil_420_q90_64x48.jpg", "png_61x47_rgb.png", "png_7x9_rgba.png", "gif_40x36.gif",
+               "webp_51x37_lossy_q80.webp", "bmp_33x29_rgb.bmp", "png_1x1_rgb.png", "png_3x2_rgb.png"]
+    names = {0: "nearest", 1: "lanczos", 2: "bilinear", 3: "bicubic", 4: "box", 5: "hamming"}
+    sizes = [(1, 1), (1, 5), (7, 1), (2, 3), (13, 11), (32, 24), (56, 56), (63, 47), (64, 48), (97, 13), (130, 101), (224, 224)]
+    for src in sources:
+        if src not in manifest:
+            continue
+        im = Image.open(os.path.join(OUT, src)).convert("RGB")
+        for (w, h) in sizes:
+            for f in range(6):
+                r = im.resize((w, h), resample=f)
+                out.append({"source": src, "width": w, "height": h, "resample": f, "name": names[f],
+                            "sha256": hashlib.sha256(r.tobytes()).hexdigest()})
+    with open(os.path.join(OUT, "resize.json"), "w") as fp:
+        json.dump(out, fp, indent=0)
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -326,6 +346,7 @@ def main():
     bmps()
     tiffs()
     webps()
+    resizes()
     for f in os.listdir(OUT):
         if f.startswith("_tmp"):
             os.remove(os.path.join(OUT, f))
