@@ -22,6 +22,10 @@ const (
 	SentencePieceFile    = "spiece.model"
 )
 
+// MaxExtraIDs bounds tokenizer_config.json's extra_ids (T5 uses 100, ByT5 125): each one becomes an added
+// token, so a forged count would make loading run out of time and memory.
+const MaxExtraIDs = 1 << 12
+
 // LoadOptions select how a tokenizer folder is read.
 type LoadOptions struct {
 	// UseSlow reads the slow files (vocab.json + merges.txt, spiece.model) even when
@@ -374,6 +378,8 @@ func (b *builder) finish() (*Tokenizer, error) {
 		extraIDs := 100
 		if f, err := cfg.number("extra_ids", 100); err != nil {
 			return nil, err
+		} else if !(f >= 0 && f <= MaxExtraIDs) {
+			return nil, formatErr(cfg.file, "extra_ids", "%v is not in [0, %d]", f, MaxExtraIDs)
 		} else {
 			extraIDs = int(f)
 		}

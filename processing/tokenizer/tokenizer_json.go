@@ -334,7 +334,9 @@ func (b *builder) jsonUnigram(j *jsonTokenizer, m *jsonModel, f string) error {
 				if err != nil {
 					return err
 				}
-				pres = append(pres, c)
+				if c != nil {
+					pres = append(pres, c)
+				}
 			}
 		} else {
 			pres = append(pres, pre)
