@@ -180,61 +180,62 @@ func (d *jpegDecoder) upsample(c *jpegComp) []uint8 {
 		}
 		return in[y*stride : y*stride+stride]
 	}
-	switch {
-	case hexp == 1 && vexp == 1:
-		for y := 0; y < H; y++ {
-			copy(out[y*W:y*W+W], in[y*stride:y*stride+W])
-		}
-	case hexp == 2 && vexp == 1 && c.dw > 2:
-		tmp := make([]uint8, 2*c.dw)
-		for y := 0; y < H; y++ {
-			r := in[y*stride : y*stride+stride]
-			h2v1Fancy(r, c.dw, tmp)
-			copy(out[y*W:y*W+W], tmp)
-		}
-	case hexp == 1 && vexp == 2:
-		for y := 0; y < H; y++ {
-			inrow := y / 2
-			r0 := row(inrow)
-			var r1 []uint8
-			bias := 1
-			if y%2 == 0 {
-				r1 = row(inrow - 1)
-			} else {
-				r1 = row(inrow + 1)
-				bias = 2
+	parallelRows(H, W*H*4, func(lo, hi int) {
+		tmp := make([]uint8, 2*c.dw+2)
+		switch {
+		case hexp == 1 && vexp == 1:
+			for y := lo; y < hi; y++ {
+				copy(out[y*W:y*W+W], in[y*stride:y*stride+W])
 			}
-			if !h1v2Bias {
-				bias = 1
+		case hexp == 2 && vexp == 1 && c.dw > 2:
+			for y := lo; y < hi; y++ {
+				r := in[y*stride : y*stride+stride]
+				h2v1Fancy(r, c.dw, tmp)
+				copy(out[y*W:y*W+W], tmp)
 			}
-			o := out[y*W : y*W+W]
-			for x := range o {
-				o[x] = uint8((int(r0[x])*3 + int(r1[x]) + bias) >> 2)
+		case hexp == 1 && vexp == 2:
+			for y := lo; y < hi; y++ {
+				inrow := y / 2
+				r0 := row(inrow)
+				var r1 []uint8
+				bias := 1
+				if y%2 == 0 {
+					r1 = row(inrow - 1)
+				} else {
+					r1 = row(inrow + 1)
+					bias = 2
+				}
+				if !h1v2Bias {
+					bias = 1
+				}
+				o := out[y*W : y*W+W]
+				for x := range o {
+					o[x] = uint8((int(r0[x])*3 + int(r1[x]) + bias) >> 2)
+				}
+			}
+		case hexp == 2 && vexp == 2 && c.dw > 2:
+			for y := lo; y < hi; y++ {
+				inrow := y / 2
+				r0 := row(inrow)
+				var r1 []uint8
+				if y%2 == 0 {
+					r1 = row(inrow - 1)
+				} else {
+					r1 = row(inrow + 1)
+				}
+				h2v2Fancy(r0, r1, c.dw, tmp)
+				copy(out[y*W:y*W+W], tmp)
+			}
+		default: // box replication (int_upsample, h2v1_upsample, h2v2_upsample)
+			for y := lo; y < hi; y++ {
+				r := in[(y/vexp)*stride:]
+				o := out[y*W : y*W+W]
+				for x := range o {
+					o[x] = r[x/hexp]
+				}
 			}
 		}
-	case hexp == 2 && vexp == 2 && c.dw > 2:
-		tmp := make([]uint8, 2*c.dw)
-		for y := 0; y < H; y++ {
-			inrow := y / 2
-			r0 := row(inrow)
-			var r1 []uint8
-			if y%2 == 0 {
-				r1 = row(inrow - 1)
-			} else {
-				r1 = row(inrow + 1)
-			}
-			h2v2Fancy(r0, r1, c.dw, tmp)
-			copy(out[y*W:y*W+W], tmp)
-		}
-	default: // box replication (int_upsample, h2v1_upsample, h2v2_upsample)
-		for y := 0; y < H; y++ {
-			r := in[(y/vexp)*stride:]
-			o := out[y*W : y*W+W]
-			for x := range o {
-				o[x] = r[x/hexp]
-			}
-		}
-	}
+	})
 	return out
 }
 
@@ -311,12 +312,14 @@ func (d *jpegDecoder) output() (*Image, error) {
 		}
 		stride := c.bw * 8
 		c.plane = make([]uint8, stride*c.bh*8)
-		for by := 0; by < c.hb; by++ {
-			for bx := 0; bx < c.wb; bx++ {
-				off := (by*c.bw + bx) * 64
-				idctIslow(c.coef[off:off+64], &c.quant, c.plane[by*8*stride+bx*8:], stride)
+		parallelRows(c.hb, c.wb*c.hb*64*4, func(lo, hi int) {
+			for by := lo; by < hi; by++ {
+				for bx := 0; bx < c.wb; bx++ {
+					off := (by*c.bw + bx) * 64
+					idctIslow(c.coef[off:off+64], &c.quant, c.plane[by*8*stride+bx*8:], stride)
+				}
 			}
-		}
+		})
 		c.coef = nil
 	}
 	W, H := d.width, d.height
@@ -350,14 +353,16 @@ func (d *jpegDecoder) output() (*Image, error) {
 			break
 		}
 		t := newYCCTables()
-		for i := 0; i < W*H; i++ {
-			y := int(planes[0][i])
-			cb := planes[1][i]
-			cr := planes[2][i]
-			px[3*i] = clamp255(y + int(t.crR[cr]))
-			px[3*i+1] = clamp255(y + int((t.cbG[cb]+t.crG[cr])>>16))
-			px[3*i+2] = clamp255(y + int(t.cbB[cb]))
-		}
+		parallelRows(H, W*H*8, func(lo, hi int) {
+			for i := lo * W; i < hi*W; i++ {
+				y := int(planes[0][i])
+				cb := planes[1][i]
+				cr := planes[2][i]
+				px[3*i] = clamp255(y + int(t.crR[cr]))
+				px[3*i+1] = clamp255(y + int((t.cbG[cb]+t.crG[cr])>>16))
+				px[3*i+2] = clamp255(y + int(t.cbB[cb]))
+			}
+		})
 	case 4:
 		img.Mode = "CMYK"
 		ycck := d.adobe && d.transform != 0

@@ -181,3 +181,15 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkDecodeJPEG640(b *testing.B) {
+	data, err := os.ReadFile("/tmp/perft/big.jpg")
+	if err != nil {
+		b.Skip()
+	}
+	for i := 0; i < b.N; i++ {
+		if _, err := DecodeBytes("big.jpg", data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
