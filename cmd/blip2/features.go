@@ -85,7 +85,7 @@ func runFeatures(ctx context.Context, e *env, args []string) error {
 	if out != "" && !strings.HasSuffix(out, ".safetensors") {
 		return usagef("--out %s: the file name must end in .safetensors", out)
 	}
-	opts, err := c.loadOptions()
+	opts, err := c.loadOptions(e)
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func runGenerate(ctx context.Context, e *env, cmd string, args []string) error {
 	if beams > 0 {
 		genOpts = append(genOpts, generation.WithNumBeams(beams))
 	}
-	opts, err := c.loadOptions()
+	opts, err := c.loadOptions(e)
 	if err != nil {
 		return err
 	}

@@ -98,7 +98,7 @@ func runInspect(ctx context.Context, e *env, args []string) error {
 	if c.dtype != "" {
 		return usagef("--dtype has no meaning for inspect (it reports the stored dtype)")
 	}
-	opts, err := c.loadOptions()
+	opts, err := c.loadOptions(e)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
+	"time"
 	"unicode"
 
 	"github.com/gotransformers/gotransformers/transformers"
@@ -123,9 +125,10 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "hub cache folder (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
 }
 
-// loadOptions turns the common flags into FromPretrained options.
-func (c *commonFlags) loadOptions() ([]transformers.Option, error) {
-	var opts []transformers.Option
+// loadOptions turns the common flags into FromPretrained options; hub downloads report their
+// progress on stderr.
+func (c *commonFlags) loadOptions(e *env) ([]transformers.Option, error) {
+	opts := []transformers.Option{transformers.WithProgress(progressPrinter(e.stderr))}
 	switch strings.ToLower(c.dtype) {
 	case "":
 	case "float32", "fp32", "f32":
@@ -145,6 +148,28 @@ func (c *commonFlags) loadOptions() ([]transformers.Option, error) {
 		opts = append(opts, transformers.WithCacheDir(c.cacheDir))
 	}
 	return opts, nil
+}
+
+// progressPrinter returns a download progress callback that prints at most one line per second per
+// file, and one when a file is complete.
+func progressPrinter(w io.Writer) func(file string, done, total int64) {
+	var mu sync.Mutex
+	last := map[string]time.Time{}
+	return func(file string, done, total int64) {
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		complete := total >= 0 && done >= total
+		if !complete && now.Sub(last[file]) < time.Second {
+			return
+		}
+		last[file] = now
+		if total >= 0 {
+			fmt.Fprintf(w, "blip2: downloading %s: %.1f / %.1f MB\n", file, float64(done)/1e6, float64(total)/1e6)
+		} else {
+			fmt.Fprintf(w, "blip2: downloading %s: %.1f MB\n", file, float64(done)/1e6)
+		}
+	}
 }
 
 // parseFlags parses args with fs, allowing flags after positional arguments

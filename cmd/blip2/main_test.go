@@ -333,8 +333,13 @@ func TestInspectRealSnapshots(t *testing.T) {
 					t.Errorf("%s: %+v, want exact, %d keys, total_size %d, tied %v", cv.Source, cv, exp.NumIndexKeys, exp.TotalSize, tied)
 				}
 			}
-			// The text form prints the rounded figures.
-			_, text, _ := runCLI(t, nil, "inspect", "--model", filepath.Join(testdata, tc.folder))
+			// The text form prints the rounded figures (rendered from the same report; the CLI's
+			// text path is run in TestHubRepoIDOffline).
+			var buf bytes.Buffer
+			if err := printInspect(&buf, &r); err != nil {
+				t.Fatal(err)
+			}
+			text := buf.String()
 			for _, w := range []string{fmt.Sprintf("%.2f B", float64(tc.total)/1e9), "0.986 B", "0.105 B", "covers the module tree exactly"} {
 				if !strings.Contains(text, w) {
 					t.Errorf("inspect output lacks %q:\n%s", w, text)
