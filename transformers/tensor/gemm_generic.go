@@ -17,3 +17,7 @@ func packNT16(p []float32, b matB, j0, pc, kc int) int { return 0 }
 func expSubSum(x []float32, m float32) float64 { return expSubSumGo(x, m) }
 
 func geluSlice(x []float32) { geluGo(x) }
+
+func gemv8asm(kv int, x []float32, w *Weight, j0 int, res *[8]float32) {
+	panic("tensor: no assembly GEMV in this build")
+}

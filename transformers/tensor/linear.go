@@ -41,6 +41,10 @@ func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 	if w.DType == BF16 && kv > 0 {
 		ldx = kv
 	}
+	if m == 1 && kv > 0 {
+		gemvOneRow(out, x, xs, w, bias, n, k, kv)
+		return
+	}
 	// chunks of 4 weight rows; at least ~64 KiB of weight per goroutine
 	groups := (n + 3) / 4
 	minG := max(1, (1<<16)/max(1, 4*k*w.DType.Size()))
@@ -78,6 +82,45 @@ func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 						o[j] = v
 					}
 				}
+			}
+		}
+	})
+}
+
+// gemvOneRow is gemvLinear for a single input row: 8 weight rows per kernel call (more memory
+// streams in flight than the 4-row kernel).
+func gemvOneRow(out, x, xs []float32, w *Weight, bias []float32, n, k, kv int) {
+	groups := (n + 7) / 8
+	minG := max(1, (1<<16)/max(1, 8*k*w.DType.Size()))
+	parallelFor(groups, minG, func(lo, hi int) {
+		var res [8]float32
+		var tail [8]float32
+		for g := lo; g < hi; g++ {
+			j0 := g * 8
+			rows := min(8, n-j0)
+			if rows == 8 {
+				gemv8asm(kv, xs, w, j0, &res)
+				if kv < k {
+					for h := 0; h < 8; h += 4 {
+						clear(tail[:])
+						gemv4Tail(k, kv, x, x, w, j0+h, 1, &tail)
+						for j := range 4 {
+							res[h+j] += tail[j]
+						}
+					}
+				}
+			} else {
+				for j := range rows {
+					res[j] = dotWeight(x[:k], w, (j0+j)*k)
+				}
+			}
+			o := out[j0 : j0+rows]
+			for j := range o {
+				v := res[j]
+				if bias != nil {
+					v += bias[j0+j]
+				}
+				o[j] = v
 			}
 		}
 	})

@@ -35,6 +35,7 @@ func main() {
 			}
 		}
 		genPack(&b, dt.name, dt.esz, dt.load)
+		gen8(&b, dt.name, dt.esz, dt.load)
 	}
 	for rows := 1; rows <= 6; rows++ {
 		genKern(&b, rows)
@@ -54,6 +55,7 @@ func gen(b *strings.Builder, dt string, esz int, load func(addr, reg string) str
 		fmt.Fprintf(b, "\tVXORPS Y%d, Y%d, Y%d\n", r, r, r)
 	}
 	b.WriteString("\tSHRQ $3, CX\n\tJEQ reduce\nloop:\n")
+	writePrefetch(b)
 	b.WriteString(load("(DI)", "Y0"))
 	b.WriteString(load("(DI)(R10*1)", "Y1"))
 	b.WriteString(load("(DI)(R10*2)", "Y2"))
@@ -141,6 +143,7 @@ func genBF16(b *strings.Builder, nx int) {
 		fmt.Fprintf(b, "\tVXORPS Y%d, Y%d, Y%d\n", r, r, r)
 	}
 	b.WriteString("\tSHRQ $4, CX\n\tJEQ reduce\nloop:\n")
+	writePrefetch(b)
 	b.WriteString("\tVMOVUPS (SI), Y0\n\tVMOVUPS 32(SI), Y1\n")
 	if nx > 1 {
 		b.WriteString("\tVMOVUPS (R9), Y2\n\tVMOVUPS 32(R9), Y3\n")
@@ -219,6 +222,68 @@ func genKern(b *strings.Builder, rows int) {
 			b.WriteString("\tADDQ R8, DX\n")
 		}
 		fmt.Fprintf(b, "\tVMOVUPS Y%d, (DX)\n\tVMOVUPS Y%d, 32(DX)\n", 4+2*i, 5+2*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// gemvPrefetch is how far ahead (bytes) the GEMV kernels prefetch each of their 4 weight rows.
+const gemvPrefetch = 1024
+
+// writePrefetch prefetches the 4 weight rows (DI + {0,1,2,3}*R10) gemvPrefetch bytes ahead.
+func writePrefetch(b *strings.Builder) {
+	for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R12*1)"} {
+		fmt.Fprintf(b, "\tPREFETCHT0 %d(DI)%s\n", gemvPrefetch, ix)
+	}
+}
+
+// gen8 writes gemv8x1<dt>(k int, x *float32, w unsafe.Pointer, ldw int, out *float32): out[j] =
+// x · w[j*ldw:] for 8 weight rows (8 memory streams in flight). For BF16, k is a multiple of 16 and
+// x is de-interleaved as in genBF16; otherwise k is a multiple of 8.
+func gen8(b *strings.Builder, dt string, esz int, load func(addr, reg string) string) {
+	name := "gemv8x1" + dt
+	fmt.Fprintf(b, "\n// func %s(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x+8(FP), SI\n\tMOVQ w+16(FP), DI\n")
+	fmt.Fprintf(b, "\tMOVQ ldw+24(FP), R10\n\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R12\n\tLEAQ (DI)(R10*4), R13\n\tMOVQ out+32(FP), DX\n", map[int]int{2: 1, 4: 2}[esz])
+	for r := 8; r < 16; r++ {
+		fmt.Fprintf(b, "\tVXORPS Y%d, Y%d, Y%d\n", r, r, r)
+	}
+	rows := []string{"(DI)", "(DI)(R10*1)", "(DI)(R10*2)", "(DI)(R12*1)", "(R13)", "(R13)(R10*1)", "(R13)(R10*2)", "(R13)(R12*1)"}
+	pf := func() {
+		for _, a := range rows {
+			fmt.Fprintf(b, "\tPREFETCHT0 %d%s\n", gemvPrefetch, a)
+		}
+	}
+	if dt == "BF16" {
+		b.WriteString("\tMOVQ $0xffff0000, AX\n\tMOVQ AX, X4\n\tVPBROADCASTD X4, Y4\n")
+		b.WriteString("\tSHRQ $4, CX\n\tJEQ reduce\nloop:\n")
+		pf()
+		b.WriteString("\tVMOVUPS (SI), Y0\n\tVMOVUPS 32(SI), Y1\n")
+		for j, a := range rows {
+			fmt.Fprintf(b, "\tVMOVDQU %s, Y5\n\tVPSLLD $16, Y5, Y6\n\tVPAND Y4, Y5, Y5\n", a)
+			fmt.Fprintf(b, "\tVFMADD231PS Y0, Y6, Y%d\n\tVFMADD231PS Y1, Y5, Y%d\n", 8+j, 8+j)
+		}
+		b.WriteString("\tADDQ $64, SI\n\tADDQ $32, DI\n\tADDQ $32, R13\n\tDECQ CX\n\tJNZ loop\nreduce:\n")
+	} else {
+		b.WriteString("\tSHRQ $3, CX\n\tJEQ reduce\nloop:\n")
+		pf()
+		b.WriteString("\tVMOVUPS (SI), Y0\n")
+		for j, a := range rows {
+			if dt == "F32" {
+				fmt.Fprintf(b, "\tVFMADD231PS %s, Y0, Y%d\n", a, 8+j)
+				continue
+			}
+			b.WriteString(load(a, "Y1"))
+			fmt.Fprintf(b, "\tVFMADD231PS Y1, Y0, Y%d\n", 8+j)
+		}
+		fmt.Fprintf(b, "\tADDQ $32, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R13\n\tDECQ CX\n\tJNZ loop\nreduce:\n", 8*esz, 8*esz)
+	}
+	for g := range 2 {
+		a := 8 + 4*g
+		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
+		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y1\n", a+3, a+2)
+		b.WriteString("\tVHADDPS Y1, Y0, Y0\n\tVEXTRACTF128 $1, Y0, X1\n\tVADDPS X1, X0, X0\n")
+		fmt.Fprintf(b, "\tVMOVUPS X0, %d(DX)\n", 16*g)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
