@@ -205,3 +205,37 @@ func BenchmarkDecodeJPEG640(b *testing.B) {
 		}
 	}
 }
+
+// preprocessor_config.json round-trips: known keys and unknown ones (image_processor_type,
+// processor_class) survive MarshalJSON.
+func TestProcessorConfigRoundTrip(t *testing.T) {
+	p, err := LoadBlipImageProcessor(filepath.Join(fixtureRoot, "real-blip2-opt-2.7b"))
+	require.NoError(t, err)
+	require.Equal(t, Size{Height: 224, Width: 224}, p.Size)
+	require.Equal(t, Bicubic, p.Resample)
+	require.InDelta(t, 1.0/255, p.RescaleFactor, 1e-15)
+	require.Contains(t, p.Extra, "processor_class")
+	data, err := json.Marshal(p)
+	require.NoError(t, err)
+	q, err := ParseBlipImageProcessor("roundtrip", data)
+	require.NoError(t, err)
+	require.Equal(t, p, q)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(data, &m))
+	require.Equal(t, "BlipImageProcessor", m["image_processor_type"])
+}
+
+// Decode reads from any io.Reader (stdin in the CLI) with the same result as DecodeFile.
+func TestDecodeReader(t *testing.T) {
+	path := filepath.Join(fixtureRoot, "inputs", "jpeg420_prog_q90_64x48.jpg")
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	a, err := Decode("<stdin>", f, nil)
+	require.NoError(t, err)
+	b, err := DecodeFile(path, nil)
+	require.NoError(t, err)
+	require.Equal(t, b.Pix, a.Pix)
+	require.Equal(t, "JPEG", a.Format)
+	require.Equal(t, "RGB", a.Mode)
+}
