@@ -77,11 +77,12 @@ func checkSize(w, h int, o *Options) error {
 	return nil
 }
 
-// errCorrupt is wrapped by errors about malformed data.
-var errCorrupt = errors.New("corrupt image data")
+// ErrCorrupt is wrapped by every error about malformed or truncated data (Pillow raises
+// OSError / SyntaxError for these).
+var ErrCorrupt = errors.New("corrupt image data")
 
-// ErrCorrupt is wrapped by every error about malformed or truncated data.
-var ErrCorrupt = errCorrupt
+// errCorrupt is the package-internal name of ErrCorrupt.
+var errCorrupt = ErrCorrupt
 
 // DecodeFile reads and decodes the file at path (Image.open(path).convert("RGB")).
 func DecodeFile(path string, opts *Options) (*Image, error) {
