@@ -245,15 +245,19 @@ func decodeTIFF(data []byte, opts *Options) (*Image, error) {
 				px[i], px[i+1], px[i+2] = g, g, g
 			}
 		}
-	case photo == 2 && spp >= 3 && bps == 8:
+	case photo == 2 && spp >= 3 && (bps == 8 || bps == 16):
 		img.Mode = "RGB"
 		if spp == 4 {
 			img.Mode = "RGBA"
 		}
+		shift := uint(0)
+		if bps == 16 {
+			shift = 8 // Pillow's RGB;16 raw modes keep the most significant byte
+		}
 		for y := 0; y < h; y++ {
 			for x := 0; x < w; x++ {
 				i := 3 * (y*w + x)
-				px[i], px[i+1], px[i+2] = uint8(sample(x, y, 0)), uint8(sample(x, y, 1)), uint8(sample(x, y, 2))
+				px[i], px[i+1], px[i+2] = uint8(sample(x, y, 0)>>shift), uint8(sample(x, y, 1)>>shift), uint8(sample(x, y, 2)>>shift)
 			}
 		}
 	case photo == 3 && spp == 1 && bps <= 8:

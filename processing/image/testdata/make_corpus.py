@@ -277,7 +277,9 @@ def tiffs():
         for args, tag in ((["-compress", "lzw", "-define", "tiff:predictor=2"], "lzwpred"),
                           (["-interlace", "plane"], "planar"),
                           (["-compress", "lzw", "-define", "tiff:rows-per-strip=2"], "strips2"),
-                          (["-define", "tiff:tile-geometry=16x16"], "tiled")):
+                          (["-define", "tiff:tile-geometry=16x16"], "tiled"),
+                          (["-depth", "16"], "rgb16"), (["-depth", "16", "-compress", "lzw"], "rgb16lzw"),
+                          (["-depth", "16", "-alpha", "on"], "rgba16")):
             name = base + "_im_%s.tif" % tag
             run("convert", p, *args, os.path.join(OUT, name))
             record(name, "tiff-tiled" if tag == "tiled" else "tiff")
