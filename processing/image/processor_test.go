@@ -239,3 +239,13 @@ func TestDecodeReader(t *testing.T) {
 	require.Equal(t, "JPEG", a.Format)
 	require.Equal(t, "RGB", a.Mode)
 }
+
+func TestStdConversions(t *testing.T) {
+	img, err := DecodeFile(filepath.Join(fixtureRoot, "inputs", "sprite_rgba.png"), nil)
+	require.NoError(t, err)
+	back := FromStd(img.ToStd())
+	require.Equal(t, img.Pix, back.Pix)
+	n := stdimage.NewNRGBA(stdimage.Rect(0, 0, 2, 1))
+	copy(n.Pix, []uint8{10, 20, 30, 0, 40, 50, 60, 128})
+	require.Equal(t, []uint8{10, 20, 30, 40, 50, 60}, FromStd(n).Pix)
+}
