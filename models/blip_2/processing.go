@@ -103,8 +103,8 @@ func readNumQueryTokens(path string) (*int, error) {
 		return nil, nil
 	}
 	var n int
-	if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
-		return nil, fmt.Errorf("blip2: %s: field \"num_query_tokens\": want a non-negative integer, got %s", path, raw)
+	if err := json.Unmarshal(raw, &n); err != nil || n < 0 || n > transformers.MaxConfigSize {
+		return nil, fmt.Errorf("blip2: %s: field \"num_query_tokens\": want an integer in [0, %d], got %s", path, transformers.MaxConfigSize, raw)
 	}
 	return &n, nil
 }
