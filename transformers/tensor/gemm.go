@@ -3,6 +3,7 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
 // Blocking of the packed GEMM (BLIS loop order): an A block of mcBlk x kcBlk stays in L2, a B
@@ -183,6 +184,71 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 	}
 }
 
+// gemmSharedA is the parallel GEMM for wide products: A is packed once (in parallel) and shared;
+// the columns are cut into chunks that the workers take in turn (so that a worker slowed down by
+// other load on the machine does not hold the others up), each packing its own B panels.
+func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, workers int) {
+	nIC := (m + mcBlk - 1) / mcBlk
+	lastMC := m - (nIC-1)*mcBlk
+	mPad := (nIC-1)*mcBlk + (lastMC+mr-1)/mr*mr // rows of the packed A, padded per panel
+	nPC := (k + kcBlk - 1) / kcBlk
+	ap := make([]float32, mPad*k)
+	// packed block (pc, ic) starts at pc*kcBlk*mPad + ic*mcBlk*kc
+	blockA := func(pcIdx, icIdx int) (pc, kc, ic, mc int, p []float32) {
+		pc, ic = pcIdx*kcBlk, icIdx*mcBlk
+		kc, mc = min(kcBlk, k-pc), min(mcBlk, m-ic)
+		off := pc*mPad + ic*kc
+		return pc, kc, ic, mc, ap[off : off+(mc+mr-1)/mr*mr*kc]
+	}
+	parallelFor(nPC*nIC, 1, func(lo, hi int) {
+		for t := lo; t < hi; t++ {
+			pc, kc, ic, mc, p := blockA(t/nIC, t%nIC)
+			packA(p, a[ic*lda:], lda, mc, pc, kc)
+		}
+	})
+	chunk := min(ncBlk, max(4*nr, (n/(4*workers)+nr-1)/nr*nr))
+	nChunks := (n + chunk - 1) / chunk
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(workers, nChunks) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			bufs := bufPool.Get().(*gemmBufs)
+			defer bufPool.Put(bufs)
+			for {
+				idx := int(next.Add(1)) - 1
+				if idx >= nChunks {
+					return
+				}
+				j0 := idx * chunk
+				nc := min(chunk, n-j0)
+				bj := b.sub(j0)
+				for pcIdx := range nPC {
+					pc, kc := pcIdx*kcBlk, min(kcBlk, k-pcIdx*kcBlk)
+					acc := accumulate || pc > 0
+					if nIC == 1 {
+						_, _, _, mc, p := blockA(pcIdx, 0)
+						for jr := 0; jr < nc; jr += nr {
+							packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nr, nc-jr), bufs.tmp)
+							macroKernel(c[j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nr, nc-jr), kc, acc)
+						}
+						continue
+					}
+					packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
+					for icIdx := range nIC {
+						_, _, ic, mc, p := blockA(pcIdx, icIdx)
+						for jr := 0; jr < nc; jr += nr {
+							macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nr, nc-jr), kc, acc)
+						}
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // macroKernel runs the micro-kernels down one packed B panel (kc x 16, cols valid) for mc packed A
 // rows, into c (stride ldc).
 func macroKernel(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool) {
@@ -226,6 +292,10 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 		bufs := bufPool.Get().(*gemmBufs)
 		gemmSerial(c, ldc, a, lda, b, m, n, k, accumulate, bufs)
 		bufPool.Put(bufs)
+		return
+	}
+	if nb >= 4*workers {
+		gemmSharedA(c, ldc, a, lda, b, m, n, k, accumulate, workers)
 		return
 	}
 	var wg sync.WaitGroup
