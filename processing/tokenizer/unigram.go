@@ -3,84 +3,103 @@ package tokenizer
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
 const spaceSymbol = "\u2581" // ▁
 
-// pieceTrie is a byte trie over the pieces that the Unigram lattice may use.
+// pieceTrie is a byte trie over the pieces the Unigram lattice may use (or over added tokens).
+// Edges live in an open-addressing hash table keyed by (state, byte), so a step costs one or two
+// probes. State 0 is the root; child returns 0 for "no transition".
 type pieceTrie struct {
-	root   [256]int32 // child of the root per byte, 0 = none
-	value  []int32    // piece id at a node, -1 if none
-	first  []int32    // first edge of a node
-	count  []int32    // number of edges of a node
-	labels []byte
-	target []int32
+	value []int32  // piece id at a state, -1 if none
+	keys  []uint64 // (state<<8 | byte) + 1 per slot, 0 = empty
+	vals  []uint64 // target state | (piece id at the target + 1) << 32, per slot
+	shift uint
+	root  [256]uint64
 }
 
 func buildPieceTrie(keys map[string]int32) *pieceTrie {
-	type tmp struct {
-		kids map[byte]int
-		val  int32
+	t := &pieceTrie{value: []int32{-1}}
+	type edge struct {
+		key uint64
+		to  int32
 	}
-	nodes := []tmp{{kids: map[byte]int{}, val: -1}}
+	var edges []edge
+	kids := map[uint64]int32{}
 	for k, id := range keys {
-		cur := 0
+		cur := int32(0)
 		for i := 0; i < len(k); i++ {
-			nx, ok := nodes[cur].kids[k[i]]
+			ek := uint64(cur)<<8 | uint64(k[i])
+			nx, ok := kids[ek]
 			if !ok {
-				nx = len(nodes)
-				nodes = append(nodes, tmp{kids: map[byte]int{}, val: -1})
-				nodes[cur].kids[k[i]] = nx
+				nx = int32(len(t.value))
+				t.value = append(t.value, -1)
+				kids[ek] = nx
+				edges = append(edges, edge{ek, nx})
 			}
 			cur = nx
 		}
-		nodes[cur].val = id
+		t.value[cur] = id
 	}
-	t := &pieceTrie{
-		value: make([]int32, len(nodes)),
-		first: make([]int32, len(nodes)),
-		count: make([]int32, len(nodes)),
+	size := 16
+	for size < 2*len(edges) {
+		size *= 2
 	}
-	for i, n := range nodes {
-		t.value[i] = n.val
-		t.first[i] = int32(len(t.labels))
-		t.count[i] = int32(len(n.kids))
-		ls := make([]int, 0, len(n.kids))
-		for b := range n.kids {
-			ls = append(ls, int(b))
+	t.shift = uint(64 - bitsLen(size))
+	t.keys = make([]uint64, size)
+	t.vals = make([]uint64, size)
+	for _, e := range edges {
+		h := (e.key * 0x9E3779B97F4A7C15) >> t.shift
+		for t.keys[h] != 0 {
+			h = (h + 1) & uint64(size-1)
 		}
-		sort.Ints(ls)
-		for _, b := range ls {
-			t.labels = append(t.labels, byte(b))
-			t.target = append(t.target, int32(n.kids[byte(b)]))
-			if i == 0 {
-				t.root[b] = int32(n.kids[byte(b)])
-			}
+		v := uint64(uint32(e.to)) | uint64(uint32(t.value[e.to]+1))<<32
+		t.keys[h], t.vals[h] = e.key+1, v
+		if e.key>>8 == 0 {
+			t.root[e.key&0xff] = v
 		}
 	}
 	return t
 }
 
-func (t *pieceTrie) child(node int32, b byte) int32 {
-	if node == 0 {
-		return t.root[b]
+func bitsLen(size int) int {
+	n := 0
+	for size > 1 {
+		size >>= 1
+		n++
 	}
-	lo, hi := t.first[node], t.first[node]+t.count[node]
-	for lo < hi {
-		mid := (lo + hi) / 2
-		if t.labels[mid] < b {
-			lo = mid + 1
-		} else {
-			hi = mid
+	return n
+}
+
+// step follows byte b from node: the next state (0: none) and the piece id ending there (-1:
+// none).
+func (t *pieceTrie) step(node int32, b byte) (int32, int32) {
+	var v uint64
+	if node == 0 {
+		v = t.root[b]
+	} else {
+		k := uint64(node)<<8 | uint64(b)
+		mask := uint64(len(t.keys) - 1)
+		for h := (k * 0x9E3779B97F4A7C15) >> t.shift; ; h = (h + 1) & mask {
+			kk := t.keys[h]
+			if kk == k+1 {
+				v = t.vals[h]
+				break
+			}
+			if kk == 0 {
+				return 0, -1
+			}
 		}
 	}
-	if lo < t.first[node]+t.count[node] && t.labels[lo] == b {
-		return t.target[lo]
-	}
-	return 0
+	return int32(uint32(v)), int32(v>>32) - 1
+}
+
+func (t *pieceTrie) child(node int32, b byte) int32 {
+	n, _ := t.step(node, b)
+	return n
 }
 
 // unigramModel is a SentencePiece Unigram model with its normalizer, as
@@ -96,6 +115,14 @@ type unigramModel struct {
 	maxScore   float32
 	byteIDs    [256]int // id of <0xXX>, -1 if absent
 	unkSurface string
+	bestPool   sync.Pool // *[]bestNode buffers of the Viterbi search
+	infos      []pieceInfo
+}
+
+// pieceInfo packs what the Viterbi search reads per piece into one cache line slot.
+type pieceInfo struct {
+	score float32
+	typ   int8
 }
 
 func newUnigramModel(m *spmModel, file string) (*unigramModel, error) {
@@ -103,6 +130,7 @@ func newUnigramModel(m *spmModel, file string) (*unigramModel, error) {
 		return nil, formatErr(file, "trainer_spec.model_type", "model type %d is not UNIGRAM (1)", m.modelType)
 	}
 	u := &unigramModel{spm: m, pieceIndex: make(map[string]int, len(m.pieces)), unkSurface: " \u2047 "}
+	u.bestPool.New = func() any { return new([]bestNode) }
 	if m.hasUnkSurf {
 		u.unkSurface = m.unkSurface
 	}
@@ -139,6 +167,10 @@ func newUnigramModel(m *spmModel, file string) (*unigramModel, error) {
 		}
 	}
 	u.trie = buildPieceTrie(keys)
+	u.infos = make([]pieceInfo, len(m.pieces))
+	for i := range m.pieces {
+		u.infos[i] = pieceInfo{score: m.scores[i], typ: m.types[i]}
+	}
 	if len(users) > 0 {
 		u.userTrie, u.hasUser = buildPieceTrie(users), true
 	}
@@ -233,6 +265,12 @@ func (u *unigramModel) normalize(in string) string {
 	return out
 }
 
+type bestNode struct {
+	score float32
+	start int32 // -1: not reached yet
+	id    int32
+}
+
 type spPiece struct {
 	piece string
 	id    int
@@ -245,37 +283,38 @@ func (u *unigramModel) encodeNormalized(s string, out []spPiece) []spPiece {
 	if n == 0 {
 		return out
 	}
-	type best struct {
-		score  float32
-		start  int32
-		id     int32
-		filled bool
+	bpp := u.bestPool.Get().(*[]bestNode)
+	bp := *bpp
+	if cap(bp) < n+1 {
+		bp = make([]bestNode, n+1)
 	}
-	bp := make([]best, n+1)
-	bp[0].filled = true
+	bp = bp[:n+1]
+	for i := range bp {
+		bp[i] = bestNode{start: -1}
+	}
+	bp[0].start = 0
 	unkScore := u.minScore - 10.0
 	unk := int32(u.spm.unkID)
+	infos := u.infos
 	for start := 0; start < n; {
-		if !bp[start].filled {
-			// unreachable position (cannot happen: every char gets a node)
-			start++
-			continue
-		}
 		base := bp[start].score
-		_, mblen := utf8.DecodeRuneInString(s[start:])
+		mblen := 1
+		if s[start] >= utf8.RuneSelf {
+			_, mblen = utf8.DecodeRuneInString(s[start:])
+		}
 		hasSingle := false
 		node := int32(0)
 		for k := start; k < n; k++ {
-			node = u.trie.child(node, s[k])
+			var id int32
+			node, id = u.trie.step(node, s[k])
 			if node == 0 {
 				break
 			}
-			id := u.trie.value[node]
 			if id < 0 {
 				continue
 			}
-			t := u.spm.types[id]
-			if t == pieceUnused {
+			info := infos[id]
+			if info.typ == pieceUnused {
 				continue
 			}
 			length := k + 1 - start
@@ -283,15 +322,15 @@ func (u *unigramModel) encodeNormalized(s string, out []spPiece) []spPiece {
 			// conditional double), so the sum and the comparison are done in double and the
 			// result is stored as float.
 			var sc float64
-			if t == pieceUserDefined {
+			if info.typ == pieceUserDefined {
 				sc = float64(float32(length)*u.maxScore) - 0.1
 			} else {
-				sc = float64(u.spm.scores[id])
+				sc = float64(info.score)
 			}
 			cand := sc + float64(base)
 			tn := &bp[k+1]
-			if !tn.filled || cand > float64(tn.score) {
-				*tn = best{score: float32(cand), start: int32(start), id: id, filled: true}
+			if tn.start < 0 || cand > float64(tn.score) {
+				*tn = bestNode{score: float32(cand), start: int32(start), id: id}
 			}
 			if length == mblen {
 				hasSingle = true
@@ -300,22 +339,38 @@ func (u *unigramModel) encodeNormalized(s string, out []spPiece) []spPiece {
 		if !hasSingle {
 			tn := &bp[start+mblen]
 			cand := unkScore + base
-			if !tn.filled || cand > tn.score {
-				*tn = best{score: cand, start: int32(start), id: unk, filled: true}
+			if tn.start < 0 || cand > tn.score {
+				*tn = bestNode{score: cand, start: int32(start), id: unk}
 			}
 		}
 		start += mblen
 	}
-	// backtrack
-	var rev []spPiece
-	for end := n; end > 0; {
+	// backtrack: count the pieces, then fill them in order
+	count := 0
+	for end := n; end > 0; end = int(bp[end].start) {
+		count++
+	}
+	first := len(out)
+	for i := 0; i < count; i++ {
+		out = append(out, spPiece{})
+	}
+	i := len(out) - 1
+	for end := n; end > 0; end = int(bp[end].start) {
 		b := bp[end]
-		rev = append(rev, spPiece{piece: s[b.start:end], id: int(b.id)})
-		end = int(b.start)
+		out[i] = spPiece{piece: s[b.start:end], id: int(b.id)}
+		i--
+	}
+	*bpp = bp
+	u.bestPool.Put(bpp)
+	rev := out[first:]
+	out = out[:first]
+	// merge runs of unknown pieces (in place: out never overtakes rev, except with byte
+	// fallback, which may write several pieces for one)
+	if u.spm.byteFallback {
+		rev = append([]spPiece(nil), rev...)
 	}
 	prevUnk := false
-	for i := len(rev) - 1; i >= 0; i-- {
-		p := rev[i]
+	for _, p := range rev {
 		isUnk := p.id == u.spm.unkID
 		if isUnk && u.spm.byteFallback {
 			for j := 0; j < len(p.piece); j++ {
