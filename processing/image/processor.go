@@ -301,7 +301,12 @@ func (p *BlipImageProcessor) effective(o *Overrides) BlipImageProcessor {
 // channels-first into pixel_values [N, 3, H, W]. Images must be decoded (and thus already
 // converted to RGB, which is what do_convert_rgb does); do_convert_rgb=false is accepted only for
 // images whose original mode was RGB. Unlike transformers 4.45, 1x1 images work (FORMAT.md note 7).
-func (p *BlipImageProcessor) Preprocess(images []*Image, o *Overrides) (*tensor.Tensor, error) {
+func (p *BlipImageProcessor) Preprocess(images []*Image, o *Overrides) (pixelValues *tensor.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pixelValues, err = nil, fmt.Errorf("image: BlipImageProcessor: internal error: %v", r)
+		}
+	}()
 	e := p.effective(o)
 	if len(images) == 0 {
 		return nil, fmt.Errorf("image: BlipImageProcessor: no images")

@@ -205,23 +205,42 @@ func parallelRows(n int, work int, fn func(lo, hi int)) {
 		return
 	}
 	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var caught any
 	chunk := (n + p - 1) / p
 	for lo := 0; lo < n; lo += chunk {
 		hi := min(lo+chunk, n)
 		wg.Add(1)
 		go func(lo, hi int) {
 			defer wg.Done()
+			// a panic in a worker is handed to the caller's goroutine, where the public API's
+			// recover turns it into an error instead of crashing the program
+			defer func() {
+				if r := recover(); r != nil {
+					mu.Lock()
+					caught = r
+					mu.Unlock()
+				}
+			}()
 			fn(lo, hi)
 		}(lo, hi)
 	}
 	wg.Wait()
+	if caught != nil {
+		panic(caught)
+	}
 }
 
 // Resize returns img resized to width x height with Pillow 9.4's Image.resize(size, resample)
 // on an RGB image (reducing_gap None, whole-image box): the two-pass convolution of Resample.c
 // (horizontal first, 22-bit fixed-point coefficients) or, for Nearest, ImagingScaleAffine.
 // The result has mode "RGB"; img is not modified.
-func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
+func Resize(img *Image, width, height int, filter Resampling) (out *Image, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("image: resize: internal error: %v", r)
+		}
+	}()
 	if img == nil || img.Width <= 0 || img.Height <= 0 || len(img.Pix) != img.Width*img.Height*3 {
 		return nil, fmt.Errorf("image: resize: invalid source image")
 	}
@@ -298,7 +317,7 @@ func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
 	if !needV {
 		return &Image{Width: width, Height: height, Pix: src, Mode: "RGB"}, nil
 	}
-	out := make([]uint8, width*height*3)
+	dst := make([]uint8, width*height*3)
 	parallelRows(height, width*height*vert.ksize, func(lo, hi int) {
 		acc := make([]int32, srcW*3)
 		for yy := lo; yy < hi; yy++ {
@@ -314,13 +333,13 @@ func Resize(img *Image, width, height int, filter Resampling) (*Image, error) {
 					a[i] += int32(v) * kv
 				}
 			}
-			o := out[yy*width*3 : (yy+1)*width*3]
+			o := dst[yy*width*3 : (yy+1)*width*3]
 			for i := range o {
 				o[i] = clip8(acc[i])
 			}
 		}
 	})
-	return &Image{Width: width, Height: height, Pix: out, Mode: "RGB"}, nil
+	return &Image{Width: width, Height: height, Pix: dst, Mode: "RGB"}, nil
 }
 
 // horizontalRow is one row of ImagingResampleHorizontal_8bpc for 3 bands.
