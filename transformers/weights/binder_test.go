@@ -204,3 +204,20 @@ func TestStateDictNonFloat(t *testing.T) {
 	require.ErrorAs(t, b.Finish(), &ke)
 	require.Empty(t, ke.Unexpected)
 }
+
+// Large conversions run in parallel chunks; every element must match the scalar conversion.
+func TestConvertWeightLarge(t *testing.T) {
+	n := 300007
+	src := &tensor.Weight{Shape: []int{n}, F32: make([]float32, n)}
+	for i := range src.F32 {
+		src.F32[i] = float32(i)*0.37 - 5000
+	}
+	bf := convertWeight(src, tensor.BF16)
+	f16 := convertWeight(src, tensor.F16)
+	back := convertWeight(bf, tensor.F32)
+	for i, v := range src.F32 {
+		require.Equal(t, tensor.F32ToBF16(v), bf.Half[i])
+		require.Equal(t, tensor.F32ToF16(v), f16.Half[i])
+		require.Equal(t, tensor.BF16ToF32(bf.Half[i]), back.F32[i])
+	}
+}

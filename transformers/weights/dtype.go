@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 	"unsafe"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
@@ -95,6 +97,7 @@ func widen(w *tensor.Weight) *tensor.Tensor {
 }
 
 // convertWeight converts a weight to another storage dtype (a new allocation; same dtype returns w).
+// Large weights are converted by several goroutines.
 func convertWeight(w *tensor.Weight, to tensor.DType) *tensor.Weight {
 	if w.DType == to {
 		return w
@@ -104,21 +107,41 @@ func convertWeight(w *tensor.Weight, to tensor.DType) *tensor.Weight {
 	}
 	out := &tensor.Weight{Shape: append([]int{}, w.Shape...), DType: to}
 	n := w.Numel()
-	switch to {
-	case tensor.F32:
+	if to == tensor.F32 {
 		out.F32 = make([]float32, n)
-		w.WidenTo(out.F32, 0)
-	case tensor.F16, tensor.BF16:
+	} else {
 		out.Half = make([]uint16, n)
-		for i := range out.Half {
-			f := w.At(i)
-			if to == tensor.F16 {
-				out.Half[i] = tensor.F32ToF16(f)
-			} else {
-				out.Half[i] = tensor.F32ToBF16(f)
+	}
+	chunk := func(lo, hi int) {
+		switch to {
+		case tensor.F32:
+			w.WidenTo(out.F32[lo:hi], lo)
+		case tensor.F16:
+			for i := lo; i < hi; i++ {
+				out.Half[i] = tensor.F32ToF16(w.At(i))
+			}
+		case tensor.BF16:
+			for i := lo; i < hi; i++ {
+				out.Half[i] = tensor.F32ToBF16(w.At(i))
 			}
 		}
 	}
+	const grain = 1 << 16
+	workers := min(runtime.GOMAXPROCS(0), (n+grain-1)/grain)
+	if workers <= 1 {
+		chunk(0, n)
+		return out
+	}
+	var wg sync.WaitGroup
+	per := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += per {
+		wg.Add(1)
+		go func(lo, hi int) {
+			defer wg.Done()
+			chunk(lo, hi)
+		}(lo, min(lo+per, n))
+	}
+	wg.Wait()
 	return out
 }
 
