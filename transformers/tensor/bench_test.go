@@ -92,3 +92,20 @@ func BenchmarkGELU(b *testing.B) {
 		GELUInPlace(x)
 	}
 }
+
+// BenchmarkAttention is the fused attention of ViT-g (16 heads, 257 tokens, head size 88), the
+// Q-Former cross-attention (12 heads, 32 queries over 257 image tokens) and one decode step (32
+// heads over a 64-token cache, 5 beams).
+func BenchmarkAttention(b *testing.B) {
+	r := rand.New(rand.NewPCG(7, 7))
+	for _, s := range [][5]int{{1, 16, 257, 257, 88}, {1, 12, 32, 257, 64}, {5, 32, 1, 64, 80}} {
+		bs, h, tq, tk, dh := s[0], s[1], s[2], s[3], s[4]
+		q, k, v := randT(r, bs, h, tq, dh), randT(r, bs, h, tk, dh), randT(r, bs, h, tk, dh)
+		b.Run(fmt.Sprintf("%dx%dx%dx%dx%d", bs, h, tq, tk, dh), func(b *testing.B) {
+			b.SetBytes(int64(4 * bs * h * tq * tk * dh)) // "MB/s" reads as MFLOP/s
+			for b.Loop() {
+				Attention(q, k, v, nil, 0.1)
+			}
+		})
+	}
+}

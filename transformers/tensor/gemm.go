@@ -111,7 +111,9 @@ func packB(dst []float32, b matB, pc, kc, nc int, tmp []float32) {
 			for q := range kc {
 				row := (pc + q) * b.ld
 				d := p[q*nr : q*nr+cols]
-				if b.dt == F32 {
+				if b.dt == F32 && cols == nr {
+					*(*[nr]float32)(d) = *(*[nr]float32)(b.f32[row+j0 : row+j0+nr])
+				} else if b.dt == F32 {
 					copy(d, b.f32[row+j0:row+j0+cols])
 				} else {
 					widenHalf(d, b.half[row+j0:row+j0+cols], b.dt)

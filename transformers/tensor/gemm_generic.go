@@ -21,3 +21,18 @@ func geluSlice(x []float32) { geluGo(x) }
 func gemv8asm(kv int, x []float32, w *Weight, j0 int, res *[8]float32) {
 	panic("tensor: no assembly GEMV in this build")
 }
+
+func rowMax(x []float32) float32 { return rowMaxGo(x) }
+
+func scaleSlice(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+func axpy(y, x []float32, a float32) {
+	x = x[:len(y)]
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}

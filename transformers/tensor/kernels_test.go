@@ -574,6 +574,12 @@ func TestExpSubSumGELUVector(t *testing.T) {
 		x[i] = float32(r.Float64()*170 - 85)
 	}
 	x[5] = float32(math.Inf(-1))
+	nan := append([]float32(nil), x[:16]...)
+	nan[3] = float32(math.NaN())
+	expSubSum(nan, 0)
+	if !math.IsNaN(float64(nan[3])) || math.IsNaN(float64(nan[2])) {
+		t.Fatalf("expSubSum NaN handling: %v", nan)
+	}
 	orig := append([]float32(nil), x...)
 	const m = 1.5
 	s := expSubSum(x, m)

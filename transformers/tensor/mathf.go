@@ -61,3 +61,21 @@ func geluGo(x []float32) {
 		x[i] = v * 0.5 * (1 + erf32(v*sqrtHalf))
 	}
 }
+
+// rowMaxGo returns the largest entry of x (-Inf when empty; NaN entries are skipped).
+func rowMaxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m {
+			m = v
+		}
+	}
+	return m
+}
+
+func max32(a, b float32) float32 {
+	if b > a {
+		return b
+	}
+	return a
+}

@@ -28,3 +28,44 @@ func geluSlice(x []float32) {
 	}
 	geluGo(x)
 }
+
+//go:noescape
+func maxAVX2(x *float32, n int) float32
+
+//go:noescape
+func scaleAVX2(x *float32, n int, s float32)
+
+//go:noescape
+func axpyAVX2(y, x *float32, n int, a float32)
+
+// rowMax returns the largest entry of x (-Inf for an empty x; NaN entries are skipped).
+func rowMax(x []float32) float32 {
+	if n8 := len(x) &^ 7; hasAVX2 && n8 > 0 {
+		m := maxAVX2(unsafe.SliceData(x), n8)
+		return max32(m, rowMaxGo(x[n8:]))
+	}
+	return rowMaxGo(x)
+}
+
+// scaleSlice multiplies x by s in place.
+func scaleSlice(x []float32, s float32) {
+	if n8 := len(x) &^ 7; hasAVX2 && n8 > 0 {
+		scaleAVX2(unsafe.SliceData(x), n8, s)
+		x = x[n8:]
+	}
+	for i := range x {
+		x[i] *= s
+	}
+}
+
+// axpy does y += a*x.
+func axpy(y, x []float32, a float32) {
+	x = x[:len(y)]
+	if n8 := len(y) &^ 7; hasAVX2 && n8 > 0 {
+		axpyAVX2(unsafe.SliceData(y), unsafe.SliceData(x), n8, a)
+		y, x = y[n8:], x[n8:]
+	}
+	for i := range y {
+		y[i] += a * x[i]
+	}
+}

@@ -204,10 +204,12 @@ DATA mathc<>+700(SB)/4, $0x80000000
 GLOBL mathc<>(SB), RODATA|NOPTR, $704
 
 // EXP sets X = e^X (Cephes expf: |error| ~ 1 ulp; inputs clamped to [-88.38, 88.38], the low end
-// giving 0) using temporaries T1..T3; R8 points at mathc.
+// giving 0; NaN stays NaN) using temporaries T1..T3; R8 points at mathc.
 #define EXP(X, T1, T2, T3) \
-	VMINPS 320(R8), X, X \
-	VMAXPS 352(R8), X, X \
+	VMOVUPS 320(R8), T1 \
+	VMINPS X, T1, X \
+	VMOVUPS 352(R8), T1 \
+	VMAXPS X, T1, X \
 	VMULPS 0(R8), X, T1 \
 	VADDPS 384(R8), T1, T1 \
 	VROUNDPS $1, T1, T1 \
@@ -294,5 +296,70 @@ gloop:
 	DECQ CX
 	JNZ  gloop
 gdone:
+	VZEROUPPER
+	RET
+
+// func maxAVX2(x *float32, n int) float32
+// max of x[:n], n a positive multiple of 8 (NaN handling as VMAXPS: not propagated).
+TEXT ·maxAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), CX
+	VMOVUPS (DI), Y0
+	ADDQ $32, DI
+	SHRQ $3, CX
+	DECQ CX
+	JEQ  mxdone
+mxloop:
+	VMAXPS (DI), Y0, Y0
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  mxloop
+mxdone:
+	VEXTRACTF128 $1, Y0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0x4e, X0, X1
+	VMAXPS X1, X0, X0
+	VPERMILPS $0xb1, X0, X1
+	VMAXPS X1, X0, X0
+	VZEROUPPER
+	MOVSS X0, ret+16(FP)
+	RET
+
+// func scaleAVX2(x *float32, n int, s float32)
+// x[i] *= s for i < n (a multiple of 8).
+TEXT ·scaleAVX2(SB), NOSPLIT, $0-20
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), CX
+	VBROADCASTSS s+16(FP), Y1
+	SHRQ $3, CX
+	JEQ  scdone
+scloop:
+	VMULPS (DI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  scloop
+scdone:
+	VZEROUPPER
+	RET
+
+// func axpyAVX2(y, x *float32, n int, a float32)
+// y[i] += a*x[i] for i < n (a multiple of 8).
+TEXT ·axpyAVX2(SB), NOSPLIT, $0-28
+	MOVQ y+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), CX
+	VBROADCASTSS a+24(FP), Y1
+	SHRQ $3, CX
+	JEQ  axdone
+axloop:
+	VMOVUPS (DI), Y0
+	VFMADD231PS (SI), Y1, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $32, SI
+	DECQ CX
+	JNZ  axloop
+axdone:
 	VZEROUPPER
 	RET

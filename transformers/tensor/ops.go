@@ -172,7 +172,7 @@ func MulInPlace(dst, src *Tensor) {
 
 // ScaleInPlace multiplies every element by s (torch Tensor.mul_(s)).
 func ScaleInPlace(t *Tensor, s float32) {
-	parallelFor(len(t.Data), 1<<15, func(lo, hi int) { mulVS(t.Data[lo:hi], t.Data[lo:hi], s) })
+	parallelFor(len(t.Data), 1<<15, func(lo, hi int) { scaleSlice(t.Data[lo:hi], s) })
 }
 
 // unaryInPlace applies f to every element in parallel.
@@ -251,12 +251,7 @@ func SoftmaxInPlace(t *Tensor) {
 }
 
 func softmaxRow(x []float32) {
-	m := float32(math.Inf(-1))
-	for _, v := range x {
-		if v > m {
-			m = v
-		}
-	}
+	m := rowMax(x)
 	if math.IsInf(float64(m), -1) {
 		for i := range x {
 			x[i] = 0
@@ -264,10 +259,7 @@ func softmaxRow(x []float32) {
 		return
 	}
 	s := expSubSum(x, m)
-	inv := float32(1 / s)
-	for i, v := range x {
-		x[i] = v * inv
-	}
+	scaleSlice(x, float32(1/s))
 }
 
 // LogSoftmaxInPlace applies log_softmax over the last axis (torch log_softmax(dim=-1)).
