@@ -215,9 +215,12 @@ func TestConvertWeightLarge(t *testing.T) {
 	bf := convertWeight(src, tensor.BF16)
 	f16 := convertWeight(src, tensor.F16)
 	back := convertWeight(bf, tensor.F32)
+	wantBF, wantF16, wantBack := make([]uint16, n), make([]uint16, n), make([]float32, n)
 	for i, v := range src.F32 {
-		require.Equal(t, tensor.F32ToBF16(v), bf.Half[i])
-		require.Equal(t, tensor.F32ToF16(v), f16.Half[i])
-		require.Equal(t, tensor.BF16ToF32(bf.Half[i]), back.F32[i])
+		wantBF[i], wantF16[i] = tensor.F32ToBF16(v), tensor.F32ToF16(v)
+		wantBack[i] = tensor.BF16ToF32(wantBF[i])
 	}
+	require.Equal(t, wantBF, bf.Half)
+	require.Equal(t, wantF16, f16.Half)
+	require.Equal(t, wantBack, back.F32)
 }
