@@ -13,20 +13,15 @@ import (
 	"github.com/gotransformers/gotransformers/transformers"
 )
 
-// metaFiles are the non-weight files of a BLIP-2 repo that the commands may read.
-var metaFiles = []string{
-	"config.json", "generation_config.json", "preprocessor_config.json", "processor_config.json",
-	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
-	"vocab.json", "merges.txt", "spiece.model",
-}
-
 // resolveModel returns the local folder of --model (a folder as it is; a hub repo id through the
 // cache, with the weights when withWeights) and checks that its config.json is a BLIP-2 config.
 func resolveModel(ctx context.Context, c *commonFlags, withWeights bool, opts []transformers.Option) (string, error) {
 	if c.model == "" {
 		return "", usagef("--model is empty")
 	}
-	files := append([]string(nil), metaFiles...)
+	// Every non-weight file the repo has (configs, tokenizer, processor), then the weights: the
+	// library loaders below then find everything in the one snapshot folder.
+	files := hub.ModelFiles()
 	if withWeights {
 		files = append(files, hub.WeightFiles()...)
 	}
