@@ -88,9 +88,23 @@ func decodeBMP(data []byte, opts *Options) (*Image, error) {
 		if pp+entry*colors > len(data) {
 			return nil, fmt.Errorf("%w: BMP palette", errCorrupt)
 		}
+		grey := true
 		for i := 0; i < colors && i < 256; i++ {
 			e := data[pp+entry*i:]
 			pal[i] = [3]uint8{e[2], e[1], e[0]}
+			want := uint8(i)
+			if colors == 2 {
+				want = uint8(255 * i)
+			}
+			if e[0] != want || e[1] != want || e[2] != want {
+				grey = false
+			}
+		}
+		if grey { // Pillow ignores a grey ramp palette: mode 1 or L
+			img.Mode = "L"
+			if colors == 2 {
+				img.Mode = "1"
+			}
 		}
 	}
 	var m565 bool

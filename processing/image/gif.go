@@ -162,8 +162,10 @@ func gifFrame(data []byte, p, sw, sh int, global []byte, transparency int) (*Ima
 	}
 	pal := rampPalette()
 	mode := "L"
-	if palette != nil {
+	if palette != nil && gifPaletteNeeded(palette) {
 		mode = "P"
+	}
+	if palette != nil {
 		for i := 0; i < len(palette)/3 && i < 256; i++ {
 			copy(pal[i][:], palette[3*i:3*i+3])
 		}
@@ -174,4 +176,15 @@ func gifFrame(data []byte, p, sw, sh int, global []byte, transparency int) (*Ima
 		img.Pix[3*i], img.Pix[3*i+1], img.Pix[3*i+2] = c[0], c[1], c[2]
 	}
 	return img, nil
+}
+
+// gifPaletteNeeded is GifImageFile._is_palette_needed: false when entry i is (i, i, i) for every
+// entry, in which case Pillow opens the GIF as mode L.
+func gifPaletteNeeded(p []byte) bool {
+	for i := 0; i+2 < len(p); i += 3 {
+		if !(int(p[i]) == i/3 && p[i] == p[i+1] && p[i] == p[i+2]) {
+			return true
+		}
+	}
+	return false
 }
