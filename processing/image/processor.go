@@ -7,7 +7,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
+	"sync"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
@@ -386,15 +388,27 @@ func (p *BlipImageProcessor) Preprocess(images []*Image, o *Overrides) (pixelVal
 	return out, nil
 }
 
-// PreprocessFiles decodes the files (Image.open(path)) and runs Preprocess on them.
+// PreprocessFiles decodes the files (Image.open(path) for each) and runs Preprocess on them.
+// Files are decoded concurrently; the error of the first failing file (in order) is returned.
 func (p *BlipImageProcessor) PreprocessFiles(paths []string, o *Overrides, opts *Options) (*tensor.Tensor, error) {
 	imgs := make([]*Image, len(paths))
+	errs := make([]error, len(paths))
+	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+	var wg sync.WaitGroup
 	for i, path := range paths {
-		img, err := DecodeFile(path, opts)
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(i int, path string) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			imgs[i], errs[i] = DecodeFile(path, opts)
+		}(i, path)
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
 			return nil, err
 		}
-		imgs[i] = img
 	}
 	return p.Preprocess(imgs, o)
 }

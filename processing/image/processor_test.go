@@ -249,3 +249,24 @@ func TestStdConversions(t *testing.T) {
 	copy(n.Pix, []uint8{10, 20, 30, 0, 40, 50, 60, 128})
 	require.Equal(t, []uint8{10, 20, 30, 40, 50, 60}, FromStd(n).Pix)
 }
+
+// A batch of files gives [N, 3, H, W] with each image's own values.
+func TestPreprocessFilesBatch(t *testing.T) {
+	p := NewBlipImageProcessor()
+	p.Size = Size{Height: 16, Width: 24}
+	names := []string{"coffee.jpg", "cat.png", "webp_lossy_q80_51x37.webp", "gif_anim_40x36.gif"}
+	paths := make([]string, len(names))
+	for i, n := range names {
+		paths[i] = filepath.Join(fixtureRoot, "inputs", n)
+	}
+	batch, err := p.PreprocessFiles(paths, nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, []int{4, 3, 16, 24}, batch.Shape)
+	for i, path := range paths {
+		one, err := p.PreprocessFiles([]string{path}, nil, nil)
+		require.NoError(t, err)
+		require.Equal(t, one.Data, batch.Data[i*3*16*24:(i+1)*3*16*24])
+	}
+	_, err = p.PreprocessFiles([]string{paths[0], "missing.jpg"}, nil, nil)
+	require.ErrorContains(t, err, "missing.jpg")
+}
