@@ -115,7 +115,11 @@ func runCaption(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// drop the warm-up samples
+	// the warm-up runs are the first calls after loading: they also fault the mapped weights in
+	for i := range rf.warmup {
+		fmt.Printf("warm-up run %d (first use of the mapped weights): time to first token %.2f s, decode %.0f ms/token\n",
+			i+1, ttft[i].Seconds(), decode[i].Seconds()*1e3)
+	}
 	ttft, decode = ttft[rf.warmup:], decode[rf.warmup:]
 	_, peak, _ := memStatus()
 	ttftS := median(ttft).Seconds()

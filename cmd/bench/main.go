@@ -36,6 +36,7 @@ func newRegistry() registry {
 	registerVision(r)
 	registerQFormer(r)
 	registerCaption(r)
+	registerLMShapes(r)
 	return r
 }
 
