@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"runtime"
+)
 
 // attnRowBlock is how many query rows one task of Attention handles (its score block stays in L2).
 const attnRowBlock = 64
@@ -39,22 +42,34 @@ func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
 	if tq == 0 || dv == 0 {
 		return out
 	}
-	blocks := (tq + attnRowBlock - 1) / attnRowBlock
+	// query rows per task: all of them when there are enough heads to keep every core busy and the
+	// scores fit in L2 (k is then packed once per head), else blocks of attnRowBlock.
+	rowBlk := attnRowBlock
+	if b*h >= 2*runtime.GOMAXPROCS(0) && tq*tk <= 1<<17 {
+		rowBlk = max(tq, 1)
+	}
+	blocks := (tq + rowBlk - 1) / rowBlk
 	parallelFor(b*h*blocks, 1, func(lo, hi int) {
 		bufs := bufPool.Get().(*gemmBufs)
 		defer bufPool.Put(bufs)
-		scores := make([]float32, min(tq, attnRowBlock)*tk)
+		scores := make([]float32, min(tq, rowBlk)*tk)
 		for task := lo; task < hi; task++ {
 			bh, blk := task/blocks, task%blocks
 			bi, hd := bh/h, bh%h
-			r0 := blk * attnRowBlock
-			rows := min(attnRowBlock, tq-r0)
+			r0 := blk * rowBlk
+			rows := min(rowBlk, tq-r0)
 			qm := q.Data[(bh*tq+r0)*dh:]
 			km := k.Data[bh*tk*dh : (bh+1)*tk*dh]
 			vm := v.Data[bh*tk*dv : (bh+1)*tk*dv]
 			s := scores[:rows*tk]
 			// s: [rows, Tk] = q_blk · kᵀ
-			gemmSerial(s, tk, qm, dh, matB{dt: F32, f32: km, ld: dh, trans: true}, rows, tk, dh, false, bufs)
+			few := rows <= gemvMx // decoding: no packing, stream k and v once
+			if few {
+				kw := Weight{Shape: []int{tk, dh}, DType: F32, F32: km}
+				gemvLinear(s, qm[:rows*dh], &kw, nil, rows, tk, dh)
+			} else {
+				gemmSerial(s, tk, qm, dh, matB{dt: F32, f32: km, ld: dh, trans: true}, rows, tk, dh, false, bufs)
+			}
 			for i := range rows {
 				row := s[i*tk : (i+1)*tk]
 				if scale != 1 {
@@ -74,6 +89,15 @@ func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
 			}
 			// out block: [rows, dv] = s · v
 			o := out.Data[(bh*tq+r0)*dv:]
+			if few {
+				for i := range rows {
+					or := o[i*dv : (i+1)*dv]
+					for j, p := range s[i*tk : (i+1)*tk] {
+						axpy(or, vm[j*dv:(j+1)*dv], p)
+					}
+				}
+				continue
+			}
 			gemmSerial(o, dv, s, tk, matB{dt: F32, f32: vm, ld: dv}, rows, dv, tk, false, bufs)
 		}
 	})
