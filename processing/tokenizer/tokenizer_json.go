@@ -113,6 +113,11 @@ func (b *builder) loadJSONModel() error {
 	if err != nil {
 		return fmt.Errorf("tokenizer: %w", err)
 	}
+	return b.modelFromJSON(j, f)
+}
+
+// modelFromJSON builds the model of a parsed tokenizer.json (f names the file in errors).
+func (b *builder) modelFromJSON(j *jsonTokenizer, f string) error {
 	b.jsonAdded = j.AddedTokens
 	b.fromJSON = true
 	var m jsonModel
