@@ -85,8 +85,6 @@ type jpegComp struct {
 	pred         int
 	dcCtx        int     // arithmetic coding DC context
 	plane        []uint8 // bw*8 x bh*8 samples after the IDCT
-	seenDC       bool
-	acBits       [64]int // like libjpeg's coef_bits: -1 until a scan codes the coefficient
 }
 
 type jpegDecoder struct {
@@ -260,9 +258,6 @@ func (d *jpegDecoder) parseSOF(s []byte, progressive bool, opts *Options) error 
 		c.bw = d.mcusX * c.h
 		c.bh = d.mcusY * c.v
 		c.coef = make([]int16, c.bw*c.bh*64)
-		for k := range c.acBits {
-			c.acBits[k] = -1
-		}
 	}
 	return nil
 }
@@ -389,16 +384,6 @@ func (d *jpegDecoder) parseSOS(s []byte) error {
 		}
 		if !d.arith && se > 0 && ss <= se && (!d.progressive || ss > 0) && !d.ac[c.acTbl].present {
 			return fmt.Errorf("%w: JPEG AC Huffman table %d not defined", errCorrupt, c.acTbl)
-		}
-		// progressive bookkeeping (libjpeg's coef_bits)
-		if d.progressive {
-			for k := ss; k <= se; k++ {
-				c.acBits[k] = al
-			}
-		} else {
-			for k := range c.acBits {
-				c.acBits[k] = 0
-			}
 		}
 	}
 	d.scans++

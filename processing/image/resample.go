@@ -269,7 +269,7 @@ func Resize(img *Image, width, height int, filter Resampling) (out *Image, err e
 	yfirst := vert.bounds[0]
 	ylast := vert.bounds[2*height-2] + vert.bounds[2*height-1]
 	src := img.Pix
-	srcW, srcH := img.Width, img.Height
+	srcW := img.Width
 	if needH {
 		hor := precomputeCoeffs(img.Width, width, f)
 		for i := 0; i < height; i++ {
@@ -311,9 +311,8 @@ func Resize(img *Image, width, height int, filter Resampling) (out *Image, err e
 				}
 			}
 		})
-		src, srcW, srcH = tmp, width, rows
+		src, srcW = tmp, width
 	}
-	_ = srcH
 	if !needV {
 		return &Image{Width: width, Height: height, Pix: src, Mode: "RGB"}, nil
 	}

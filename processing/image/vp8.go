@@ -133,7 +133,6 @@ type vp8Decoder struct {
 	finfo          []vp8FInfo
 	topNZ          [][9]bool // per MB column: 4 Y, 2 U, 2 V, Y2
 	leftNZ         [9]bool
-	topModes       [][4]int
 	leftModes      [4]int
 	intraTop       [][4]int
 	parts          []*boolDec
