@@ -4,14 +4,20 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
 	"github.com/gotransformers/gotransformers/processing/image"
@@ -659,5 +665,112 @@ func TestFlanT5XLStyleLegacyWithImageTokens(t *testing.T) {
 	code, out, errOut = runCLI(t, nil, "vqa", "--model", dir, "--question", "what is shown?", "--max-new-tokens", "5", filepath.Join(testdata, "inputs", "cat.png"))
 	if code != 0 || strings.Count(out, "\n") != 1 {
 		t.Errorf("vqa: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
+
+// fakeHubServer serves folder's files as the hub repo repo (the subset of the protocol
+// huggingface_hub and package hub use: /api/models/{repo}/revision/{rev} and HEAD/GET
+// /{repo}/resolve/{rev}/{file}), and counts the files fetched with GET.
+func fakeHubServer(t *testing.T, repo, folder string) (*httptest.Server, *sync.Map) {
+	t.Helper()
+	const commit = "89abcdef0123456789abcdef0123456789abcdef"
+	files := map[string][]byte{}
+	entries, err := os.ReadDir(filepath.Join(testdata, folder))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			b, err := os.ReadFile(filepath.Join(testdata, folder, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[e.Name()] = b
+		}
+	}
+	var fetched sync.Map
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if rev, ok := strings.CutPrefix(p, "/api/models/"+repo+"/revision/"); ok {
+			if rev != "main" && rev != commit {
+				w.Header().Set("X-Error-Code", "RevisionNotFound")
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			var sib []map[string]string
+			for name := range files {
+				sib = append(sib, map[string]string{"rfilename": name})
+			}
+			_ = json.NewEncoder(w).Encode(map[string]any{"sha": commit, "siblings": sib})
+			return
+		}
+		rest, ok := strings.CutPrefix(p, "/"+repo+"/resolve/")
+		if !ok {
+			w.Header().Set("X-Error-Code", "RepoNotFound")
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		_, name, _ := strings.Cut(rest, "/")
+		content, ok := files[name]
+		if !ok {
+			w.Header().Set("X-Error-Code", "EntryNotFound")
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		sum := sha1.Sum(content)
+		w.Header().Set("X-Repo-Commit", commit)
+		w.Header().Set("ETag", `W/"`+hex.EncodeToString(sum[:])+`"`)
+		if r.Method == http.MethodHead {
+			w.Header().Set("Content-Length", fmt.Sprint(len(content)))
+			return
+		}
+		fetched.Store(name, true)
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(content))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &fetched
+}
+
+// TestHubDownload: --model as a hub repo id on an empty cache downloads the repo (configs,
+// tokenizer, processor and weights) through HF_ENDPOINT, captions as the fixture expects, then works
+// offline from the cache; inspect fetches the index files but no weights.
+func TestHubDownload(t *testing.T) {
+	srv, fetched := fakeHubServer(t, "tiny-random/blip2-opt", "blip2-opt")
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	t.Setenv("HF_HUB_OFFLINE", "")
+	t.Setenv("HF_TOKEN", "")
+	cache := t.TempDir()
+	c := loadCases(t, "blip2-opt")["end_to_end/caption/cat.png"]
+	cat := filepath.Join(testdata, "inputs", "cat.png")
+	code, out, errOut := runCLI(t, nil, "caption", "--cache-dir", cache, "--model", "tiny-random/blip2-opt", "--max-new-tokens", "10", cat)
+	if code != 0 || out != c.ExpectedText[0]+"\n" {
+		t.Fatalf("caption: exit %d, stdout %q, stderr %q; want %q", code, out, errOut, c.ExpectedText[0])
+	}
+	for _, f := range []string{"config.json", "model.safetensors", "vocab.json", "merges.txt", "preprocessor_config.json", "processor_config.json"} {
+		if _, ok := fetched.Load(f); !ok {
+			t.Errorf("%s was not downloaded", f)
+		}
+	}
+	srv.Close()
+	code, out, errOut = runCLI(t, nil, "caption", "--offline", "--cache-dir", cache, "--model", "tiny-random/blip2-opt", "--max-new-tokens", "10", cat)
+	if code != 0 || out != c.ExpectedText[0]+"\n" {
+		t.Errorf("offline caption: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+
+	srv, fetched = fakeHubServer(t, "Salesforce/blip2-flan-t5-xl", "real-blip2-flan-t5-xl")
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	code, out, errOut = runCLI(t, nil, "inspect", "--cache-dir", t.TempDir(), "--model", "Salesforce/blip2-flan-t5-xl", "--json")
+	if code != 0 {
+		t.Fatalf("inspect: exit %d: %s", code, errOut)
+	}
+	var r inspectReport
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Total.Parameters != 3942446592 || len(r.Coverage) != 2 || !r.Coverage[0].Exact || !r.Coverage[1].Exact {
+		t.Errorf("inspect: %d parameters, coverage %+v", r.Total.Parameters, r.Coverage)
+	}
+	if _, ok := fetched.Load("spiece.model"); !ok {
+		t.Error("spiece.model was not downloaded")
 	}
 }
