@@ -73,9 +73,7 @@ func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
 			for i := range rows {
 				row := s[i*tk : (i+1)*tk]
 				if scale != 1 {
-					for j := range row {
-						row[j] *= scale
-					}
+					scaleSlice(row, scale)
 				}
 				if ms != nil {
 					off := bi*ms[0] + hd*ms[1] + (r0+i)*ms[2]

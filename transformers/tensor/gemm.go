@@ -89,10 +89,14 @@ func packA(dst, a []float32, lda, mc, pc, kc int) {
 		if rows < mr {
 			clear(p)
 		}
+		done := 0
+		if rows == mr {
+			done = packA6(p, a[i0*lda+pc:], lda, kc)
+		}
 		for i := range rows {
-			src := a[(i0+i)*lda+pc : (i0+i)*lda+pc+kc]
+			src := a[(i0+i)*lda+pc+done : (i0+i)*lda+pc+kc]
 			for q, v := range src {
-				p[q*mr+i] = v
+				p[(q+done)*mr+i] = v
 			}
 		}
 	}

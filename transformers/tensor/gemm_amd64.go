@@ -185,3 +185,19 @@ func gemv8asm(kv int, x []float32, w *Weight, j0 int, res *[8]float32) {
 		gemv8x1F16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k, &res[0])
 	}
 }
+
+//go:noescape
+func packA6AVX2(dst *float32, src *float32, lda int, blocks int)
+
+// packA6 packs the leading columns of 6 full rows of A (from src, stride lda) into the panel p
+// (kc columns) and returns how many it packed (a multiple of 8, always < kc).
+func packA6(p, src []float32, lda, kc int) int {
+	blocks := (kc - 1) / 8
+	if !hasAVX2 || blocks == 0 {
+		return 0
+	}
+	_ = src[5*lda+8*blocks-1]
+	_ = p[6*8*blocks+1] // the last block's 2 extra floats land on column 8*blocks, rows 0-1
+	packA6AVX2(unsafe.SliceData(p), unsafe.SliceData(src), lda, blocks)
+	return 8 * blocks
+}

@@ -36,3 +36,5 @@ func axpy(y, x []float32, a float32) {
 		y[i] += a * x[i]
 	}
 }
+
+func packA6(p, src []float32, lda, kc int) int { return 0 }

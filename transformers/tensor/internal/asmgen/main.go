@@ -40,6 +40,7 @@ func main() {
 	for rows := 1; rows <= 6; rows++ {
 		genKern(&b, rows)
 	}
+	genPackA6(&b)
 	os.Stdout.WriteString(b.String())
 }
 
@@ -286,4 +287,42 @@ func gen8(b *strings.Builder, dt string, esz int, load func(addr, reg string) st
 		fmt.Fprintf(b, "\tVMOVUPS X0, %d(DX)\n", 16*g)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// genPackA6 writes packA6AVX2(dst *float32, src *float32, lda int, blocks int): 6 rows (stride lda
+// floats) x 8*blocks columns into a k-major panel of 6 floats per column: dst[q*6+i] = src[i*lda+q].
+// Each 8x8 transpose (rows 6 and 7 zero) stores 8 floats per column in increasing column order, so
+// the 2 extra floats land on the next column's first rows and are overwritten by its store; the
+// caller leaves at least one column after the last block for its own code to write.
+func genPackA6(b *strings.Builder) {
+	b.WriteString("\n// func packA6AVX2(dst *float32, src *float32, lda int, blocks int)\n")
+	b.WriteString("TEXT ·packA6AVX2(SB), NOSPLIT, $0-32\n")
+	b.WriteString("\tMOVQ dst+0(FP), DI\n\tMOVQ src+8(FP), SI\n\tMOVQ lda+16(FP), R10\n\tMOVQ blocks+24(FP), CX\n")
+	b.WriteString("\tSHLQ $2, R10\n\tLEAQ (R10)(R10*2), R11\n\tLEAQ (SI)(R10*4), R12\n")
+	b.WriteString("\tTESTQ CX, CX\n\tJEQ done\nloop:\n")
+	addrs := []string{"(SI)", "(SI)(R10*1)", "(SI)(R10*2)", "(SI)(R11*1)", "(R12)", "(R12)(R10*1)"}
+	for i, a := range addrs {
+		fmt.Fprintf(b, "\tVMOVUPS %s, Y%d\n", a, i)
+	}
+	b.WriteString("\tVXORPS Y6, Y6, Y6\n\tVXORPS Y7, Y7, Y7\n")
+	for p := range 4 {
+		fmt.Fprintf(b, "\tVUNPCKLPS Y%d, Y%d, Y%d\n", 2*p+1, 2*p, 8+2*p)
+		fmt.Fprintf(b, "\tVUNPCKHPS Y%d, Y%d, Y%d\n", 2*p+1, 2*p, 9+2*p)
+	}
+	for h := range 2 {
+		t0, t1, t2, t3 := 8+4*h, 9+4*h, 10+4*h, 11+4*h
+		o := 4 * h
+		fmt.Fprintf(b, "\tVSHUFPS $0x44, Y%d, Y%d, Y%d\n", t2, t0, o)
+		fmt.Fprintf(b, "\tVSHUFPS $0xEE, Y%d, Y%d, Y%d\n", t2, t0, o+1)
+		fmt.Fprintf(b, "\tVSHUFPS $0x44, Y%d, Y%d, Y%d\n", t3, t1, o+2)
+		fmt.Fprintf(b, "\tVSHUFPS $0xEE, Y%d, Y%d, Y%d\n", t3, t1, o+3)
+	}
+	for c := range 4 {
+		fmt.Fprintf(b, "\tVPERM2F128 $0x20, Y%d, Y%d, Y%d\n", c+4, c, 8+c)
+		fmt.Fprintf(b, "\tVPERM2F128 $0x31, Y%d, Y%d, Y%d\n", c+4, c, 12+c)
+	}
+	for c := range 8 {
+		fmt.Fprintf(b, "\tVMOVUPS Y%d, %d(DI)\n", 8+c, 24*c)
+	}
+	b.WriteString("\tADDQ $32, SI\n\tADDQ $32, R12\n\tADDQ $192, DI\n\tDECQ CX\n\tJNZ loop\ndone:\n\tVZEROUPPER\n\tRET\n")
 }
