@@ -740,3 +740,41 @@ func clampInt(f float64) int {
 }
 
 func itoa(i int) string { return fmt.Sprint(i) }
+
+// AddSpecialTokens is tokenizer.add_special_tokens(special_tokens_dict): attrs sets special-token
+// attributes ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+// "mask_token") to the given tokens, additional becomes additional_special_tokens (appended to the
+// existing ones unless replaceAdditional), and every token not yet in the vocabulary is added. It
+// returns the number of new ids.
+func (t *Tokenizer) AddSpecialTokens(attrs map[string]AddedToken, additional []AddedToken, replaceAdditional bool) (int, error) {
+	var toAdd []AddedToken
+	for _, a := range specialAttrs {
+		tok, ok := attrs[a]
+		if !ok {
+			continue
+		}
+		if tok.Content == "" {
+			return 0, fmt.Errorf("tokenizer: add_special_tokens: %s is empty", a)
+		}
+		t.special[a] = tok.Content
+		toAdd = append(toAdd, tok)
+	}
+	for k := range attrs {
+		if !contains(specialAttrs, k) {
+			return 0, fmt.Errorf("tokenizer: add_special_tokens: %q is not a special-token attribute", k)
+		}
+	}
+	if replaceAdditional && len(additional) > 0 {
+		t.additional = nil
+	}
+	for _, tok := range additional {
+		if tok.Content == "" {
+			continue
+		}
+		if !contains(t.additional, tok.Content) {
+			t.additional = append(t.additional, tok.Content)
+		}
+		toAdd = append(toAdd, tok)
+	}
+	return t.AddTokens(toAdd, true), nil
+}
