@@ -234,6 +234,7 @@ func TestErrors(t *testing.T) {
 		want []string
 	}{
 		{"no command", nil, exitUsage, []string{"usage: blip2"}},
+		{"command help", []string{"caption", "-h"}, exitOK, []string{"usage: blip2 caption", "-max-new-tokens"}},
 		{"unknown command", []string{"paint"}, exitUsage, []string{`unknown command "paint"`}},
 		{"missing image", []string{"caption", "--model", opt, "nope.jpg"}, exitFail, []string{"nope.jpg", "no such file"}},
 		{"unreadable image", []string{"caption", "--model", opt, notImage}, exitFail, []string{notImage, "cannot decode"}},
