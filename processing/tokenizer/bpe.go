@@ -1,9 +1,6 @@
 package tokenizer
 
-import (
-	"container/heap"
-	"sync"
-)
+import "sync"
 
 // bpeCacheCap bounds the per-tokenizer word cache (entries); words longer than bpeCacheMaxWord
 // bytes are never cached.
@@ -150,22 +147,70 @@ type mergeEntry struct {
 	rank, pos, a, b int32
 }
 
-type mergeHeap []mergeEntry
+// mergeQueue is a binary min-heap of merge candidates ordered by (rank, position).
+type mergeQueue []mergeEntry
 
-func (h mergeHeap) Len() int { return len(h) }
-func (h mergeHeap) Less(i, j int) bool {
-	if h[i].rank != h[j].rank {
-		return h[i].rank < h[j].rank
+func (q mergeQueue) less(i, j int) bool {
+	if q[i].rank != q[j].rank {
+		return q[i].rank < q[j].rank
 	}
-	return h[i].pos < h[j].pos
+	return q[i].pos < q[j].pos
 }
-func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(mergeEntry)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (q *mergeQueue) push(e mergeEntry) {
+	*q = append(*q, e)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h.less(i, p) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+}
+
+func (q *mergeQueue) pop() mergeEntry {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(h) && h.less(l, m) {
+			m = l
+		}
+		if r < len(h) && h.less(r, m) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	*q = h
+	return top
+}
+
+func (q mergeQueue) init() {
+	for i := len(q)/2 - 1; i >= 0; i-- {
+		for j := i; ; {
+			l, r, m := 2*j+1, 2*j+2, j
+			if l < len(q) && q.less(l, m) {
+				m = l
+			}
+			if r < len(q) && q.less(r, m) {
+				m = r
+			}
+			if m == j {
+				break
+			}
+			q[j], q[m] = q[m], q[j]
+			j = m
+		}
+	}
 }
 
 // mergeHeap gives the same result as mergeSmall in O(n log n): all occurrences of one rank are
@@ -181,13 +226,13 @@ func (m *bpeModel) mergeHeap(syms []int32) []int32 {
 		alive[i] = true
 	}
 	next[n-1] = -1
-	h := make(mergeHeap, 0, n)
+	h := make(mergeQueue, 0, n)
 	for i := 0; i+1 < n; i++ {
 		if r, ok := m.merges[pairKey(syms[i], syms[i+1])]; ok {
 			h = append(h, mergeEntry{r.rank, int32(i), syms[i], syms[i+1]})
 		}
 	}
-	heap.Init(&h)
+	h.init()
 	var touched []int32
 	valid := func(e mergeEntry) bool {
 		if !alive[e.pos] || syms[e.pos] != e.a {
@@ -196,8 +241,8 @@ func (m *bpeModel) mergeHeap(syms []int32) []int32 {
 		nx := next[e.pos]
 		return nx >= 0 && syms[nx] == e.b
 	}
-	for h.Len() > 0 {
-		e := heap.Pop(&h).(mergeEntry)
+	for len(h) > 0 {
+		e := h.pop()
 		if !valid(e) {
 			continue
 		}
@@ -217,10 +262,10 @@ func (m *bpeModel) mergeHeap(syms []int32) []int32 {
 				}
 				touched = append(touched, p)
 			}
-			if h.Len() == 0 || h[0].rank != rank {
+			if len(h) == 0 || h[0].rank != rank {
 				break
 			}
-			e = heap.Pop(&h).(mergeEntry)
+			e = h.pop()
 		}
 		for _, p := range touched {
 			if !alive[p] {
@@ -228,12 +273,12 @@ func (m *bpeModel) mergeHeap(syms []int32) []int32 {
 			}
 			if pp := prev[p]; pp >= 0 {
 				if r, ok := m.merges[pairKey(syms[pp], syms[p])]; ok {
-					heap.Push(&h, mergeEntry{r.rank, pp, syms[pp], syms[p]})
+					h.push(mergeEntry{r.rank, pp, syms[pp], syms[p]})
 				}
 			}
 			if nx := next[p]; nx >= 0 {
 				if r, ok := m.merges[pairKey(syms[p], syms[nx])]; ok {
-					heap.Push(&h, mergeEntry{r.rank, p, syms[p], syms[nx]})
+					h.push(mergeEntry{r.rank, p, syms[p], syms[nx]})
 				}
 			}
 		}
