@@ -3,10 +3,13 @@ package tensor
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 )
 
-// parallelFor splits [0, n) into contiguous chunks of at least minChunk items and runs f on them
-// concurrently (at most GOMAXPROCS goroutines). It returns when every chunk is done.
+// parallelFor runs f over [0, n) in contiguous chunks of at least minChunk items on up to GOMAXPROCS
+// goroutines (the caller's included) and returns when every chunk is done. The range is cut into a
+// few chunks per goroutine that the goroutines take in turn, so that one goroutine slowed down by
+// other load on the machine does not hold the others up.
 func parallelFor(n, minChunk int, f func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -22,16 +25,25 @@ func parallelFor(n, minChunk int, f func(lo, hi int)) {
 		f(0, n)
 		return
 	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := chunk; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			f(lo, hi)
-		}(lo, hi)
+	chunks := min(4*workers, (n+minChunk-1)/minChunk)
+	var next atomic.Int64
+	run := func() {
+		for {
+			c := int(next.Add(1)) - 1
+			if c >= chunks {
+				return
+			}
+			f(n*c/chunks, n*(c+1)/chunks)
+		}
 	}
-	f(0, min(chunk, n))
+	var wg sync.WaitGroup
+	for range workers - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run()
+		}()
+	}
+	run()
 	wg.Wait()
 }
