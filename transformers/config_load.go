@@ -38,13 +38,26 @@ func LoadConfigDict(ctx context.Context, nameOrPath, fileName string, opts ...Op
 // counts): larger values are rejected on load as certainly wrong.
 const MaxConfigSize = 1 << 24
 
-// CheckSize returns an error naming file and key unless min <= v <= MaxConfigSize.
+// MaxLayers bounds the layer counts a configuration may declare (num_hidden_layers, num_layers,
+// num_decoder_layers). Every layer is built as Go objects before the checkpoint is bound, so a
+// forged count in a 1 KB config.json would otherwise cost gigabytes (65536 layers: 1.6 GB and half
+// a minute) before the missing keys are reported. Published models have at most a few hundred.
+const MaxLayers = 1 << 12
+
+var layerKeys = map[string]bool{"num_hidden_layers": true, "num_layers": true, "num_decoder_layers": true}
+
+// CheckSize returns an error naming file and key unless min <= v <= MaxConfigSize (MaxLayers for
+// the layer-count keys).
 func CheckSize(file, key string, v, min int) error {
 	if v < min {
 		return fmt.Errorf("%s: key %q: %d must be >= %d: %w", file, key, v, min, ErrInvalidConfig)
 	}
-	if v > MaxConfigSize {
-		return fmt.Errorf("%s: key %q: %d is larger than %d: %w", file, key, v, MaxConfigSize, ErrInvalidConfig)
+	limit := MaxConfigSize
+	if layerKeys[key] {
+		limit = MaxLayers
+	}
+	if v > limit {
+		return fmt.Errorf("%s: key %q: %d is larger than %d: %w", file, key, v, limit, ErrInvalidConfig)
 	}
 	return nil
 }

@@ -323,6 +323,10 @@ func TestBadConfigs(t *testing.T) {
 		{"unknown model_type", func(m map[string]any) { m["model_type"] = "gpt2" }, []string{"model_type", "gpt2"}},
 		{"model_type not a string", func(m map[string]any) { m["model_type"] = 7 }, []string{"model_type"}},
 		{"absurd layer count", func(m map[string]any) { sub(m, "vision_config")["num_hidden_layers"] = 1 << 40 }, []string{"num_hidden_layers"}},
+		// 65536 layers cost 1.6 GB and 36 s before transformers.MaxLayers
+		{"forged vision layer count", func(m map[string]any) { sub(m, "vision_config")["num_hidden_layers"] = 1 << 16 }, []string{"num_hidden_layers"}},
+		{"forged qformer layer count", func(m map[string]any) { sub(m, "qformer_config")["num_hidden_layers"] = 1 << 16 }, []string{"num_hidden_layers"}},
+		{"forged text layer count", func(m map[string]any) { sub(m, "text_config")["num_hidden_layers"] = 1 << 16 }, []string{"num_hidden_layers"}},
 		{"absurd vocabulary", func(m map[string]any) { sub(m, "text_config")["vocab_size"] = 1 << 40 }, []string{"vocab_size"}},
 		{"absurd image size", func(m map[string]any) { sub(m, "vision_config")["image_size"] = 1 << 40 }, []string{"image_size"}},
 		{"negative query tokens", func(m map[string]any) { m["num_query_tokens"] = -1 }, []string{"num_query_tokens"}},
@@ -333,10 +337,17 @@ func TestBadConfigs(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			dir := relFolder(t, c.edit, nil)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			m, err := blip2.FromPretrained(context.Background(), dir)
+			runtime.ReadMemStats(&after)
 			if err == nil {
 				m.Close()
 				t.Fatal("FromPretrained accepted the config")
+			}
+			// loading the whole 8 MB fixture allocates far less than this
+			if n := after.TotalAlloc - before.TotalAlloc; n > 256<<20 {
+				t.Errorf("rejecting the config allocated %d MB", n>>20)
 			}
 			msg := err.Error()
 			if !strings.Contains(msg, "config.json") {
