@@ -84,6 +84,7 @@ type jpegComp struct {
 	latched      bool
 	pred         int
 	dcCtx        int     // arithmetic coding DC context
+	coefBits     [64]int // libjpeg's coef_bits: Al of the last scan that coded each coefficient, -1 if none
 	plane        []uint8 // bw*8 x bh*8 samples after the IDCT
 }
 
@@ -258,6 +259,9 @@ func (d *jpegDecoder) parseSOF(s []byte, progressive bool, opts *Options) error 
 		c.bw = d.mcusX * c.h
 		c.bh = d.mcusY * c.v
 		c.coef = make([]int16, c.bw*c.bh*64)
+		for k := range c.coefBits {
+			c.coefBits[k] = -1
+		}
 	}
 	return nil
 }
@@ -384,6 +388,13 @@ func (d *jpegDecoder) parseSOS(s []byte) error {
 		}
 		if !d.arith && se > 0 && ss <= se && (!d.progressive || ss > 0) && !d.ac[c.acTbl].present {
 			return fmt.Errorf("%w: JPEG AC Huffman table %d not defined", errCorrupt, c.acTbl)
+		}
+	}
+	if d.progressive {
+		for _, ci := range scomp {
+			for k := ss; k <= se; k++ {
+				d.comps[ci].coefBits[k] = al
+			}
 		}
 	}
 	d.scans++

@@ -305,6 +305,7 @@ func clamp255(v int) uint8 {
 }
 
 func (d *jpegDecoder) output() (*Image, error) {
+	smooth := d.smoothingOK()
 	for i := range d.comps {
 		c := &d.comps[i]
 		if !c.latched {
@@ -312,14 +313,18 @@ func (d *jpegDecoder) output() (*Image, error) {
 		}
 		stride := c.bw * 8
 		c.plane = make([]uint8, stride*c.bh*8)
-		parallelRows(c.hb, c.wb*c.hb*64*4, func(lo, hi int) {
-			for by := lo; by < hi; by++ {
-				for bx := 0; bx < c.wb; bx++ {
-					off := (by*c.bw + bx) * 64
-					idctIslow(c.coef[off:off+64], &c.quant, c.plane[by*8*stride+bx*8:], stride)
+		if smooth {
+			d.smoothIDCT(c)
+		} else {
+			parallelRows(c.hb, c.wb*c.hb*64*4, func(lo, hi int) {
+				for by := lo; by < hi; by++ {
+					for bx := 0; bx < c.wb; bx++ {
+						off := (by*c.bw + bx) * 64
+						idctIslow(c.coef[off:off+64], &c.quant, c.plane[by*8*stride+bx*8:], stride)
+					}
 				}
-			}
-		})
+			})
+		}
 		c.coef = nil
 	}
 	W, H := d.width, d.height

@@ -146,6 +146,36 @@ def jpegs():
             name = "jpeg_cj_%s_%dx%d.jpg" % (tag, w, h)
             run("cjpeg", "-grayscale", *extra, "-outfile", os.path.join(OUT, name), gsrc)
             record(name, "jpeg")
+    # progressive files whose scans leave low-frequency coefficients incomplete: libjpeg-turbo
+    # applies block smoothing to them (jpegtran -scans writes them)
+    scripts = {
+        "dcref1": "0,1,2: 0-0, 0, 1;\n0: 1-5, 0, 2;\n1: 1-63, 0, 1;\n2: 1-63, 0, 1;\n0: 6-63, 0, 2;\n",
+        "noac2": "0,1,2: 0-0, 0, 0;\n0: 1-63, 0, 0;\n1: 1-63, 0, 0;\n",
+        "dconly": "0,1,2: 0-0, 0, 1;\n",
+        "lowac": "0,1,2: 0-0, 0, 0;\n0: 1-9, 0, 1;\n1: 1-2, 0, 0;\n2: 1-63, 0, 3;\n",
+    }
+    gscripts = {"gdconly": "0: 0-0, 0, 0;\n", "gpart": "0: 0-0, 0, 1;\n0: 1-5, 0, 0;\n0: 6-63, 0, 1;\n"}
+    for (w, h) in [(1, 1), (9, 17), (16, 16), (23, 40), (40, 70), (64, 48), (70, 33)]:
+        im = source(w, h)
+        for sub, tag in ((2, "420"), (0, "444"), (1, "422")):
+            base = os.path.join(OUT, "_tmp_src.jpg")
+            im.save(base, quality=80, subsampling=sub)
+            for name_, script in scripts.items():
+                sp = os.path.join(OUT, "_tmp_scans.txt")
+                with open(sp, "w") as f:
+                    f.write(script)
+                name = "jpeg_smooth_%s_%s_%dx%d.jpg" % (name_, tag, w, h)
+                run("jpegtran", "-scans", sp, "-outfile", os.path.join(OUT, name), base)
+                record(name, "jpeg-smooth")
+        base = os.path.join(OUT, "_tmp_src.jpg")
+        im.convert("L").save(base, quality=80)
+        for name_, script in gscripts.items():
+            sp = os.path.join(OUT, "_tmp_scans.txt")
+            with open(sp, "w") as f:
+                f.write(script)
+            name = "jpeg_smooth_%s_%dx%d.jpg" % (name_, w, h)
+            run("jpegtran", "-scans", sp, "-outfile", os.path.join(OUT, name), base)
+            record(name, "jpeg-smooth")
     # ImageMagick CMYK
     for (w, h) in [(9, 7), (33, 20)]:
         im = source(w, h)
