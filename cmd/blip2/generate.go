@@ -14,6 +14,12 @@ import (
 // VQAPrompt is the prompt template of the vqa command (the BLIP-2 model card's).
 const VQAPrompt = "Question: %s Answer:"
 
+// DefaultMaxNewTokens is the --max-new-tokens default of caption and vqa. A bare generate() uses
+// the language model's max_length (20), which counts the prompt: with the 32 <image> tokens of
+// expanded-mode checkpoints such as Salesforce/blip2-opt-2.7b the prompt alone is longer, and
+// transformers 4.45 then returns a single token. 30 is LAVIS's caption length.
+const DefaultMaxNewTokens = 30
+
 // generateResult is one --json line of caption / vqa.
 type generateResult struct {
 	Image      string  `json:"image"`
@@ -43,7 +49,7 @@ func runGenerate(ctx context.Context, e *env, cmd string, args []string) error {
 	} else {
 		fs.StringVar(&question, "question", "", `the question (prompt "Question: Q Answer:")`)
 	}
-	fs.IntVar(&maxNew, "max-new-tokens", 0, "max_new_tokens (default: the model's generation defaults)")
+	fs.IntVar(&maxNew, "max-new-tokens", DefaultMaxNewTokens, "max_new_tokens; 0 uses the model's generation defaults (max_length, as a bare generate() call)")
 	fs.IntVar(&beams, "num-beams", 0, "num_beams (default: the model's, 1 = greedy)")
 	imgArgs, err := parseFlags(fs, args)
 	if err != nil {
@@ -59,8 +65,8 @@ func runGenerate(ctx context.Context, e *env, cmd string, args []string) error {
 		return usagef("no IMAGE given (a file path, or - for stdin)")
 	}
 	set := setFlags(fs)
-	if set["max-new-tokens"] && maxNew < 1 {
-		return usagef("--max-new-tokens %d: want at least 1", maxNew)
+	if maxNew < 0 {
+		return usagef("--max-new-tokens %d: want 0 (model defaults) or more", maxNew)
 	}
 	if set["num-beams"] && beams < 1 {
 		return usagef("--num-beams %d: want at least 1", beams)

@@ -242,7 +242,7 @@ func TestErrors(t *testing.T) {
 		{"no image", []string{"caption", "--model", opt}, exitUsage, []string{"no IMAGE"}},
 		{"bad flag", []string{"caption", "--colour", "red", cat}, exitUsage, []string{"colour"}},
 		{"bad dtype", []string{"caption", "--model", opt, "--dtype", "int4", cat}, exitUsage, []string{`--dtype "int4"`}},
-		{"bad max-new-tokens", []string{"caption", "--model", opt, "--max-new-tokens", "0", cat}, exitUsage, []string{"--max-new-tokens 0"}},
+		{"bad max-new-tokens", []string{"caption", "--model", opt, "--max-new-tokens", "-1", cat}, exitUsage, []string{"--max-new-tokens -1"}},
 		{"vqa without question", []string{"vqa", "--model", opt, cat}, exitUsage, []string{"--question is required"}},
 		{"missing model folder", []string{"caption", "--model", "./no/such/model", cat}, exitFail, []string{"./no/such/model", "no such model folder"}},
 		{"folder without config", []string{"caption", "--model", filepath.Join(testdata, "inputs"), cat}, exitFail, []string{"config.json"}},
@@ -773,5 +773,41 @@ func TestHubDownload(t *testing.T) {
 	}
 	if _, ok := fetched.Load("spiece.model"); !ok {
 		t.Error("spiece.model was not downloaded")
+	}
+}
+
+// TestDefaultMaxNewTokens: without --max-new-tokens, caption generates up to DefaultMaxNewTokens
+// new tokens (greedy, so the fixture's 10-token ids are a prefix), also when the prompt is longer
+// than the language model's max_length (20); --max-new-tokens 0 falls back to that max_length.
+func TestDefaultMaxNewTokens(t *testing.T) {
+	dir := filepath.Join(testdata, "blip2-opt")
+	c := loadCases(t, "blip2-opt")["end_to_end/caption/cat.png"]
+	cat := filepath.Join(testdata, "inputs", "cat.png")
+	code, out, errOut := runCLI(t, nil, "caption", "--json", "--model", dir, cat)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var r generateResult
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	want := c.ExpectedIDs[0]
+	if len(r.IDs) <= len(want) || len(r.IDs) > 1+DefaultMaxNewTokens || !reflect.DeepEqual(r.IDs[:len(want)], want) {
+		t.Errorf("ids %v: want %v as a prefix, at most %d new tokens", r.IDs, want, DefaultMaxNewTokens)
+	}
+	long := strings.Repeat("a photo of ", 8) // 6 <image> + BOS + 24 tokens > max_length 20
+	code, _, errOut = runCLI(t, nil, "caption", "--model", dir, "--prompt", long, cat)
+	if code != 0 {
+		t.Errorf("long prompt: exit %d: %s", code, errOut)
+	}
+	code, out, errOut = runCLI(t, nil, "caption", "--json", "--max-new-tokens", "0", "--model", dir, cat)
+	if code != 0 {
+		t.Fatalf("--max-new-tokens 0: exit %d: %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(r.IDs[:len(want)], want) {
+		t.Errorf("--max-new-tokens 0: ids %v, want prefix %v", r.IDs, want)
 	}
 }
