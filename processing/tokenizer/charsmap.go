@@ -93,3 +93,12 @@ func (cm *charsMap) normalizePrefix(s string) (string, int) {
 	}
 	return s[:w], w
 }
+
+// startsWith reports whether some key of the map starts with byte b.
+func (cm *charsMap) startsWith(b byte) bool {
+	if cm == nil || len(cm.units) == 0 {
+		return false
+	}
+	pos := dartsOffset(cm.units[0]) ^ uint32(b)
+	return int(pos) < len(cm.units) && dartsLabel(cm.units[pos]) == uint32(b)
+}

@@ -266,7 +266,7 @@ func (t *Tokenizer) splitAdded(text string) []string {
 	last := 0
 	tr := t.splitter
 	for i := 0; i < len(text); {
-		if tr.root[text[i]] == 0 {
+		if tr.root[text[i]].key == 0 {
 			i++
 			continue
 		}

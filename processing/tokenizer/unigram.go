@@ -15,10 +15,17 @@ const spaceSymbol = "\u2581" // ▁
 // probes. State 0 is the root; child returns 0 for "no transition".
 type pieceTrie struct {
 	value []int32  // piece id at a state, -1 if none
-	keys  []uint64 // (state<<8 | byte) + 1 per slot, 0 = empty
-	vals  []uint64 // target state | (piece id at the target + 1) << 32, per slot
+	slots []trieSlot
 	shift uint
-	root  [256]uint64
+	root  [256]trieSlot
+}
+
+// trieSlot is one edge: key = (state<<8 | byte) + 1 (0 = empty slot), the target state and the
+// piece id ending at the target (-1: none). Key and value share a cache line.
+type trieSlot struct {
+	key uint64
+	to  int32
+	id  int32
 }
 
 func buildPieceTrie(keys map[string]int32) *pieceTrie {
@@ -49,17 +56,16 @@ func buildPieceTrie(keys map[string]int32) *pieceTrie {
 		size *= 2
 	}
 	t.shift = uint(64 - bitsLen(size))
-	t.keys = make([]uint64, size)
-	t.vals = make([]uint64, size)
+	t.slots = make([]trieSlot, size)
 	for _, e := range edges {
 		h := (e.key * 0x9E3779B97F4A7C15) >> t.shift
-		for t.keys[h] != 0 {
+		for t.slots[h].key != 0 {
 			h = (h + 1) & uint64(size-1)
 		}
-		v := uint64(uint32(e.to)) | uint64(uint32(t.value[e.to]+1))<<32
-		t.keys[h], t.vals[h] = e.key+1, v
+		sl := trieSlot{key: e.key + 1, to: e.to, id: t.value[e.to]}
+		t.slots[h] = sl
 		if e.key>>8 == 0 {
-			t.root[e.key&0xff] = v
+			t.root[e.key&0xff] = sl
 		}
 	}
 	return t
@@ -77,24 +83,24 @@ func bitsLen(size int) int {
 // step follows byte b from node: the next state (0: none) and the piece id ending there (-1:
 // none).
 func (t *pieceTrie) step(node int32, b byte) (int32, int32) {
-	var v uint64
 	if node == 0 {
-		v = t.root[b]
-	} else {
-		k := uint64(node)<<8 | uint64(b)
-		mask := uint64(len(t.keys) - 1)
-		for h := (k * 0x9E3779B97F4A7C15) >> t.shift; ; h = (h + 1) & mask {
-			kk := t.keys[h]
-			if kk == k+1 {
-				v = t.vals[h]
-				break
-			}
-			if kk == 0 {
-				return 0, -1
-			}
+		sl := &t.root[b]
+		if sl.key == 0 {
+			return 0, -1
+		}
+		return sl.to, sl.id
+	}
+	k := uint64(node)<<8 | uint64(b)
+	mask := uint64(len(t.slots) - 1)
+	for h := (k * 0x9E3779B97F4A7C15) >> t.shift; ; h = (h + 1) & mask {
+		sl := &t.slots[h]
+		if sl.key == k+1 {
+			return sl.to, sl.id
+		}
+		if sl.key == 0 {
+			return 0, -1
 		}
 	}
-	return int32(uint32(v)), int32(v>>32) - 1
 }
 
 func (t *pieceTrie) child(node int32, b byte) int32 {
@@ -117,6 +123,7 @@ type unigramModel struct {
 	unkSurface string
 	bestPool   sync.Pool // *[]bestNode buffers of the Viterbi search
 	infos      []pieceInfo
+	plain      [128]bool // ASCII bytes that no normalization rule or user-defined piece starts with
 }
 
 // pieceInfo packs what the Viterbi search reads per piece into one cache line slot.
@@ -179,6 +186,9 @@ func newUnigramModel(m *spmModel, file string) (*unigramModel, error) {
 		return nil, err
 	}
 	u.cm = cm
+	for b := 0; b < 128; b++ {
+		u.plain[b] = !(u.hasUser && u.userTrie.root[b].key != 0) && !cm.startsWith(byte(b))
+	}
 	return u, nil
 }
 
@@ -228,6 +238,13 @@ func (u *unigramModel) normalize(in string) string {
 	}
 	isPrevSpace := m.removeExtraSpaces
 	for len(in) > 0 {
+		if c := in[0]; c < 0x80 && c != ' ' && u.plain[c] {
+			// fast path: an ASCII byte that no rule rewrites
+			sb.WriteByte(c)
+			isPrevSpace = false
+			in = in[1:]
+			continue
+		}
 		r, n := u.normalizePrefix(in)
 		if isPrevSpace {
 			for strings.HasPrefix(r, " ") {
