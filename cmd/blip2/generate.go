@@ -15,9 +15,10 @@ import (
 const VQAPrompt = "Question: %s Answer:"
 
 // DefaultMaxNewTokens is the --max-new-tokens default of caption and vqa. A bare generate() uses
-// the language model's max_length (20), which counts the prompt: with the 32 <image> tokens of
-// expanded-mode checkpoints such as Salesforce/blip2-opt-2.7b the prompt alone is longer, and
-// transformers 4.45 then returns a single token. 30 is LAVIS's caption length.
+// the language model's max_length (20), which counts the prompt embeddings: with the 32 <image>
+// tokens of expanded-mode checkpoints such as Salesforce/blip2-opt-2.7b the prompt alone is
+// longer, and transformers 4.45 (like this port) then raises "Input length of input_ids is 0, but
+// max_length is set to -13". 30 is LAVIS's caption length.
 const DefaultMaxNewTokens = 30
 
 // generateResult is one --json line of caption / vqa.

@@ -778,7 +778,8 @@ func TestHubDownload(t *testing.T) {
 
 // TestDefaultMaxNewTokens: without --max-new-tokens, caption generates up to DefaultMaxNewTokens
 // new tokens (greedy, so the fixture's 10-token ids are a prefix), also when the prompt is longer
-// than the language model's max_length (20); --max-new-tokens 0 falls back to that max_length.
+// than the language model's max_length (20); --max-new-tokens 0 falls back to that max_length,
+// which then fails as generate() does in transformers 4.45.
 func TestDefaultMaxNewTokens(t *testing.T) {
 	dir := filepath.Join(testdata, "blip2-opt")
 	c := loadCases(t, "blip2-opt")["end_to_end/caption/cat.png"]
@@ -799,6 +800,10 @@ func TestDefaultMaxNewTokens(t *testing.T) {
 	code, _, errOut = runCLI(t, nil, "caption", "--model", dir, "--prompt", long, cat)
 	if code != 0 {
 		t.Errorf("long prompt: exit %d: %s", code, errOut)
+	}
+	code, _, errOut = runCLI(t, nil, "caption", "--max-new-tokens", "0", "--model", dir, "--prompt", long, cat)
+	if code != exitFail || !strings.Contains(errOut, "max_length") {
+		t.Errorf("long prompt with --max-new-tokens 0: exit %d: %s", code, errOut)
 	}
 	code, out, errOut = runCLI(t, nil, "caption", "--json", "--max-new-tokens", "0", "--model", dir, cat)
 	if code != 0 {
