@@ -383,8 +383,16 @@ func (d *jpegDecoder) parseSOS(s []byte) error {
 			c.quant = d.quant[c.tq]
 			c.latched = true
 		}
-		if !d.arith && ss == 0 && ah == 0 && !d.dc[c.dcTbl].present {
-			return fmt.Errorf("%w: JPEG DC Huffman table %d not defined", errCorrupt, c.dcTbl)
+		if !d.arith && ss == 0 && ah == 0 {
+			t := &d.dc[c.dcTbl]
+			if !t.present {
+				return fmt.Errorf("%w: JPEG DC Huffman table %d not defined", errCorrupt, c.dcTbl)
+			}
+			for _, v := range t.vals {
+				if v > 15 { // jpeg_make_d_derived_tbl: JERR_BAD_HUFF_TABLE
+					return fmt.Errorf("%w: JPEG DC Huffman table %d has symbol %d", errCorrupt, c.dcTbl, v)
+				}
+			}
 		}
 		if !d.arith && se > 0 && ss <= se && (!d.progressive || ss > 0) && !d.ac[c.acTbl].present {
 			return fmt.Errorf("%w: JPEG AC Huffman table %d not defined", errCorrupt, c.acTbl)
@@ -477,7 +485,8 @@ func (d *jpegDecoder) decodeHuff(t *huffTable) int {
 			return 0
 		}
 	}
-	// corrupt data: libjpeg warns and returns 0
+	// corrupt data: libjpeg reads a 17th bit, warns and returns 0
+	d.getBits(1)
 	return 0
 }
 
@@ -586,7 +595,7 @@ func (d *jpegDecoder) decodeBlock(c *jpegComp, blk []int16, ss, se, ah, al int) 
 		s := d.decodeHuff(&d.dc[c.dcTbl])
 		diff := 0
 		if s != 0 {
-			diff = extend(d.getBits(s&31), s&31)
+			diff = extend(d.getBits(s), s)
 		}
 		c.pred += diff
 		blk[0] = int16(c.pred)
@@ -612,7 +621,7 @@ func (d *jpegDecoder) decodeBlock(c *jpegComp, blk []int16, ss, se, ah, al int) 
 			s := d.decodeHuff(&d.dc[c.dcTbl])
 			diff := 0
 			if s != 0 {
-				diff = extend(d.getBits(s&31), s&31)
+				diff = extend(d.getBits(s), s)
 			}
 			c.pred += diff
 			blk[0] = int16(c.pred << uint(al))
