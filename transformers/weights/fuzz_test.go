@@ -1,7 +1,10 @@
 package weights
 
 import (
+	"archive/zip"
 	"testing"
+
+	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
 
 // The fuzz targets check that no input makes the parsers panic, hang or allocate beyond the input's
@@ -107,6 +110,45 @@ func FuzzTorchZip(f *testing.F) {
 				}
 				if w.Numel() != len(w.F32)+len(w.Half) {
 					t.Fatalf("%q: shape %v", k, w.Shape)
+				}
+			}
+		}
+	})
+}
+
+// FuzzTorchArchive wraps a fuzzed pickle and fuzzed storage bytes in a well-formed torch.save zip, so
+// the fuzzer reaches storage resolution (offsets, strides, dtypes) that a fuzzed zip rarely does.
+func FuzzTorchArchive(f *testing.F) {
+	f.Add(statePickle([]tensorSpec{
+		{name: "w", storageType: "FloatStorage", key: "0", numel: 6, size: []int64{2, 3}, stride: []int64{3, 1}, param: true},
+		{name: "t", storageType: "FloatStorage", key: "0", numel: 6, size: []int64{3, 2}, stride: []int64{1, 3}},
+		{name: "h", storageType: "HalfStorage", key: "1", numel: 2, offset: 1, size: []int64{1}, stride: []int64{1}},
+	}), f32s(6), []byte{0, 0x3c, 0, 0x40}, false)
+	f.Fuzz(func(t *testing.T, pkl, s0, s1 []byte, deflate bool) {
+		method := zip.Store
+		if deflate {
+			method = zip.Deflate
+		}
+		file := torchZip(t, pkl, map[string][]byte{"0": s0, "1": s1}, method, "little")
+		tf, err := parseTorch("fuzz", file)
+		if err != nil {
+			return
+		}
+		for _, k := range tf.Keys() {
+			dt, shape, _ := tf.Info(k)
+			switch dt {
+			case "F32", "F16", "BF16":
+				w, err := tf.Weight(k)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w.Numel() != len(w.F32)+len(w.Half) {
+					t.Fatalf("%q: shape %v", k, shape)
+				}
+			case "I64":
+				v, _, err := tf.Int64(k)
+				if err != nil || len(v) != tensor.Numel(shape) {
+					t.Fatalf("%q: %v", k, err)
 				}
 			}
 		}
