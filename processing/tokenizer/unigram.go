@@ -14,7 +14,7 @@ const spaceSymbol = "\u2581" // ▁
 // Edges live in an open-addressing hash table keyed by (state, byte), so a step costs one or two
 // probes. State 0 is the root; child returns 0 for "no transition".
 type pieceTrie struct {
-	value []int32  // piece id at a state, -1 if none
+	value []int32 // piece id at a state, -1 if none
 	slots []trieSlot
 	shift uint
 	root  [256]trieSlot
