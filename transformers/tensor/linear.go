@@ -218,6 +218,11 @@ func batchedGemm(out, a, b []float32, batch, m, n, k int, bBatched, transB bool)
 		item(0, true)
 		return
 	}
+	if !bBatched {
+		// one shared B: a single GEMM over all batch rows
+		gemm(out, n, a, k, matB{dt: F32, f32: b, ld: ld, trans: transB}, batch*m, n, k, false)
+		return
+	}
 	parallelFor(batch, 1, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			item(i, false)
