@@ -335,17 +335,8 @@ func LayerNorm(x *Tensor, w, b *Weight, eps float32) *Tensor {
 		for r := lo; r < hi; r++ {
 			src := x.Data[r*d : (r+1)*d]
 			dst := out.Data[r*d : (r+1)*d]
-			var s float64
-			for _, v := range src {
-				s += float64(v)
-			}
-			mean := s / float64(d)
-			var q float64
-			for _, v := range src {
-				e := float64(v) - mean
-				q += e * e
-			}
-			rstd := 1 / math.Sqrt(q/float64(d)+float64(eps))
+			mean := sum64(src) / float64(d)
+			rstd := 1 / math.Sqrt(sqDev64(src, mean)/float64(d)+float64(eps))
 			for i, v := range src {
 				y := float32((float64(v) - mean) * rstd)
 				if wf != nil {
@@ -376,11 +367,7 @@ func RMSNorm(x *Tensor, w *Weight, eps float32) *Tensor {
 		for r := lo; r < hi; r++ {
 			src := x.Data[r*d : (r+1)*d]
 			dst := out.Data[r*d : (r+1)*d]
-			var q float64
-			for _, v := range src {
-				q += float64(v) * float64(v)
-			}
-			rs := float32(1 / math.Sqrt(q/float64(d)+float64(eps)))
+			rs := float32(1 / math.Sqrt(sqDev64(src, 0)/float64(d)+float64(eps)))
 			for i, v := range src {
 				y := v * rs
 				if wf != nil {
@@ -391,4 +378,39 @@ func RMSNorm(x *Tensor, w *Weight, eps float32) *Tensor {
 		}
 	})
 	return out
+}
+
+// sum64 returns the sum of x in float64 (four independent partial sums).
+func sum64(x []float32) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		s0 += float64(x[i])
+		s1 += float64(x[i+1])
+		s2 += float64(x[i+2])
+		s3 += float64(x[i+3])
+	}
+	for ; i < len(x); i++ {
+		s0 += float64(x[i])
+	}
+	return (s0 + s1) + (s2 + s3)
+}
+
+// sqDev64 returns sum((x-mean)^2) in float64 (four independent partial sums).
+func sqDev64(x []float32, mean float64) float64 {
+	var s0, s1, s2, s3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		e0, e1 := float64(x[i])-mean, float64(x[i+1])-mean
+		e2, e3 := float64(x[i+2])-mean, float64(x[i+3])-mean
+		s0 += e0 * e0
+		s1 += e1 * e1
+		s2 += e2 * e2
+		s3 += e3 * e3
+	}
+	for ; i < len(x); i++ {
+		e := float64(x[i]) - mean
+		s0 += e * e
+	}
+	return (s0 + s1) + (s2 + s3)
 }
