@@ -11,6 +11,7 @@ func Linear(x *Tensor, w *Weight, b *Weight) *Tensor {
 	if w.ShapeOnly() {
 		panic(fmt.Sprintf("tensor.Linear: weight %v has no data (shape-only)", w.Shape))
 	}
+	checkWeightData("Linear", w)
 	n, k := w.Shape[0], w.Shape[1]
 	if b != nil && b.Numel() != n {
 		panic(fmt.Sprintf("tensor.Linear: bias %v for weight %v", b.Shape, w.Shape))
@@ -77,4 +78,15 @@ func MatMulT(a, b *Tensor) *Tensor {
 	out := New(shape...)
 	batchedGemm(out.Data, a.Data, b.Data, batch, m, n, k, bb, true)
 	return out
+}
+
+// checkWeightData panics when a weight's storage does not hold its shape's element count.
+func checkWeightData(op string, w *Weight) {
+	n := w.Numel()
+	switch {
+	case w.DType == F32 && len(w.F32) == n:
+	case (w.DType == F16 || w.DType == BF16) && len(w.Half) == n:
+	default:
+		panic(fmt.Sprintf("tensor.%s: %s weight %v: storage holds %d/%d elements, want %d", op, w.DType, w.Shape, len(w.F32), len(w.Half), n))
+	}
 }

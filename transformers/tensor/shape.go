@@ -32,6 +32,7 @@ func Embedding(w *Weight, ids []int) *Tensor {
 	if len(w.Shape) != 2 {
 		panic(fmt.Sprintf("tensor.Embedding: weight shape %v, want [V, D]", w.Shape))
 	}
+	checkWeightData("Embedding", w)
 	d := w.Shape[1]
 	out := New(len(ids), d)
 	for i, id := range ids {
