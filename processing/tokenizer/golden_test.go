@@ -101,6 +101,9 @@ func TestGoldens(t *testing.T) {
 // ids and the same decoded text on the whole golden corpus.
 func TestLoadPathsAgree(t *testing.T) {
 	corpus := goldenCorpus()
+	if testing.Short() {
+		corpus = syntheticCorpus(100)
+	}
 	total := 0
 	for _, c := range corpus {
 		total += len(c.Text)

@@ -316,6 +316,33 @@ func (t *Tokenizer) prepare(text string) string {
 // encodeText is tokenize + convert_tokens_to_ids without special tokens.
 func (t *Tokenizer) encodeText(text string, ids []int, toks *[]string) ([]int, error) {
 	text = t.prepare(text)
+	if t.uni != nil && !t.legacy && text != "" {
+		// T5Tokenizer.tokenize with legacy=False
+		text = strings.ReplaceAll(text, spaceSymbol, " ")
+		if t.addPrefixSpace {
+			text = spaceSymbol + text
+		}
+		var all []string
+		start := len(ids)
+		ids, err := t.encodeParts(text, ids, &all)
+		if err != nil {
+			return nil, err
+		}
+		if len(all) > 1 && all[0] == spaceSymbol && contains(t.AllSpecialTokens(), all[1]) {
+			ids = append(ids[:start], ids[start+1:]...)
+			all = all[1:]
+		}
+		if toks != nil {
+			*toks = append(*toks, all...)
+		}
+		return ids, nil
+	}
+	return t.encodeParts(text, ids, toks)
+}
+
+// encodeParts is PreTrainedTokenizer.tokenize + convert_tokens_to_ids: added tokens are split
+// out (with their lstrip/rstrip/single_word rules) and the rest goes through the model.
+func (t *Tokenizer) encodeParts(text string, ids []int, toks *[]string) ([]int, error) {
 	parts := t.splitAdded(text)
 	for i, p := range parts {
 		id, ok := t.addedEncoder[p]
@@ -357,7 +384,23 @@ func (t *Tokenizer) encodeText(text string, ids []int, toks *[]string) ([]int, e
 			continue
 		}
 		var buf [64]spPiece
-		for _, sp := range t.uni.encode(p, buf[:0]) {
+		var pieces []spPiece
+		switch {
+		case t.legacy:
+			pieces = t.uni.encode(p, buf[:0])
+		case strings.HasPrefix(p, spaceSymbol) || strings.HasPrefix(p, " "):
+			// T5Tokenizer._tokenize (legacy=False): encode unk_token + text without the dummy
+			// prefix and drop the unk token's pieces
+			unk := t.special["unk_token"]
+			nUnk := len(t.uni.encodeNormalized(t.uni.normalizeOpt(unk, false), nil))
+			pieces = t.uni.encodeNormalized(t.uni.normalizeOpt(unk+p, false), buf[:0])
+			if len(pieces) >= nUnk {
+				pieces = pieces[nUnk:]
+			}
+		default:
+			pieces = t.uni.encodeNormalized(t.uni.normalizeOpt(p, false), buf[:0])
+		}
+		for _, sp := range pieces {
 			id := sp.id
 			if aid, ok := t.addedEncoder[sp.piece]; ok {
 				id = aid

@@ -213,7 +213,11 @@ func (u *unigramModel) normalizePrefix(s string) (string, int) {
 }
 
 // normalize is sentencepiece's Normalizer::Normalize (without the offset map).
-func (u *unigramModel) normalize(in string) string {
+func (u *unigramModel) normalize(in string) string { return u.normalizeOpt(in, u.spm.addDummyPrefix) }
+
+// normalizeOpt is normalize with add_dummy_prefix given (T5Tokenizer with legacy=False loads the
+// model with add_dummy_prefix=False).
+func (u *unigramModel) normalizeOpt(in string, addDummyPrefix bool) string {
 	m := u.spm
 	if m.removeExtraSpaces {
 		for len(in) > 0 {
@@ -233,7 +237,7 @@ func (u *unigramModel) normalize(in string) string {
 	if m.escapeWhitespaces {
 		ws = spaceSymbol
 	}
-	if m.addDummyPrefix && !m.treatWSSufx {
+	if addDummyPrefix && !m.treatWSSufx {
 		sb.WriteString(ws)
 	}
 	isPrevSpace := m.removeExtraSpaces
@@ -271,7 +275,7 @@ func (u *unigramModel) normalize(in string) string {
 		}
 	}
 	out := sb.String()
-	if m.addDummyPrefix && m.treatWSSufx {
+	if addDummyPrefix && m.treatWSSufx {
 		out += ws
 	}
 	if m.removeExtraSpaces {
