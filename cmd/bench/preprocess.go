@@ -52,5 +52,5 @@ func runPreprocess(ctx context.Context, args []string) error {
 		{"input", "output", "ours (median)", "best", "CPU use", "PyTorch", "speed-up"},
 		{fmt.Sprintf("%dx%d RGB", *width, *height), fmt.Sprint(shape), fmt.Sprintf("%.2f ms", ms), fmt.Sprintf("%.2f ms", slices.Min(samples).Seconds()*1e3), utilization(cpu, samples), fmt.Sprintf("%.1f ms", torchPreprocessMS), ratio(torchPreprocessMS, ms)},
 	})
-	return emit(map[string]any{"ms": ms})
+	return emit(map[string]any{"ms": ms, "cpu_ms": median(cpu).Seconds() * 1e3})
 }

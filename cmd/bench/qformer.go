@@ -71,5 +71,5 @@ func runQFormer(ctx context.Context, args []string) error {
 		{"checkpoint", "output", "ours (median)", "samples (ms)", "CPU use", "PyTorch f32", "speed-up"},
 		{cf.config + " " + dtypeName(info.DType), fmt.Sprint(out.Shape), fmt.Sprintf("%.1f ms", ms), fmtSamples(samples, true), utilization(cpu, samples), fmt.Sprintf("%.0f ms", float64(torchQFormerMS)), ratio(torchQFormerMS, ms)},
 	})
-	return emit(map[string]any{"config": cf.config, "dtype": dtypeName(info.DType), "ms": ms})
+	return emit(map[string]any{"config": cf.config, "dtype": dtypeName(info.DType), "ms": ms, "cpu_ms": median(cpu).Seconds() * 1e3})
 }

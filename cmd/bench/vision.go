@@ -85,7 +85,7 @@ func runVision(ctx context.Context, args []string) error {
 	}
 	flops := visionFLOPs(cfg)
 	res := map[string]any{"config": cf.config, "dtype": dtypeName(info.DType)}
-	rows := [][]string{{"batch", "ours (median)", "samples (s)", "CPU use", "GFLOP/s", "PyTorch f32", "speed-up"}}
+	rows := [][]string{{"batch", "ours (median)", "samples (s)", "CPU use", "GFLOP/s", "PyTorch f32", "speed-up", "CPU time", "CPU/2 vs PyTorch"}}
 	for _, bs := range []int{1, 4} {
 		rr := rf
 		if bs == 4 {
@@ -122,8 +122,10 @@ func runVision(ctx context.Context, args []string) error {
 		if bs == 4 {
 			torch = torchVisionB4S
 		}
-		rows = append(rows, []string{fmt.Sprint(bs), fmt.Sprintf("%.2f s", s), fmtSamples(samples, false), utilization(cpu, samples), fmt.Sprintf("%.1f", gf), fmt.Sprintf("%.2f s", torch), ratio(torch, s)})
+		rows = append(rows, []string{fmt.Sprint(bs), fmt.Sprintf("%.2f s", s), fmtSamples(samples, false), utilization(cpu, samples), fmt.Sprintf("%.1f", gf), fmt.Sprintf("%.2f s", torch), ratio(torch, s),
+			fmt.Sprintf("%.2f s", median(cpu).Seconds()), ratio(torch, median(cpu).Seconds()/2)})
 		res[fmt.Sprintf("batch%d_s", bs)] = s
+		res[fmt.Sprintf("batch%d_cpu_s", bs)] = median(cpu).Seconds()
 		if bs == 1 {
 			res["gflops"] = gf
 		}
