@@ -317,6 +317,9 @@ func (p *BlipImageProcessor) Preprocess(images []*Image, o *Overrides) (pixelVal
 		if e.Size.Height <= 0 || e.Size.Width <= 0 {
 			return nil, fmt.Errorf("image: BlipImageProcessor: field \"size\": height and width must be > 0, got %dx%d", e.Size.Height, e.Size.Width)
 		}
+		if int64(e.Size.Height)*int64(e.Size.Width) > 2*DefaultMaxPixels {
+			return nil, fmt.Errorf("image: BlipImageProcessor: field \"size\": %dx%d is over the %d-pixel limit: %w", e.Size.Width, e.Size.Height, 2*DefaultMaxPixels, ErrDecompressionBomb)
+		}
 		if e.Resample != Nearest {
 			if _, ok := filterFor(e.Resample); !ok {
 				return nil, fmt.Errorf("image: BlipImageProcessor: field \"resample\": unknown PIL resampling filter %d", int(e.Resample))
