@@ -119,8 +119,8 @@ func promptArgs(text string) []string {
 }
 
 // TestEndToEndFixtures runs caption / vqa on every end_to_end case of the BLIP-2 fixture folders (all
-// images of one prompt in one invocation) and compares each printed line with the case's
-// expected_text, and the --json ids with expected_ids.
+// images of one prompt in one invocation): the caption cases with --json (ids = expected_ids, text =
+// expected_text), the vqa cases as plain lines (each = expected_text).
 func TestEndToEndFixtures(t *testing.T) {
 	for _, folder := range []string{"blip2-opt", "blip2-opt-legacy-fp16", "blip2-flan-t5"} {
 		cases := loadCases(t, folder)
@@ -132,6 +132,10 @@ func TestEndToEndFixtures(t *testing.T) {
 					var imgs []string
 					for _, c := range cs {
 						imgs = append(imgs, filepath.Join(testdata, "inputs", c.str(t, "image")))
+					}
+					if strings.HasSuffix(prefix, "caption/") {
+						checkJSONLines(t, args, imgs, cs, text)
+						return
 					}
 					// plain text lines
 					code, out, errOut := runCLI(t, nil, append(args, imgs...)...)
@@ -147,32 +151,37 @@ func TestEndToEndFixtures(t *testing.T) {
 							t.Errorf("%s: printed %q, want %q", c.ID, lines[i], c.ExpectedText[0])
 						}
 					}
-					// --json: ids
-					code, out, errOut = runCLI(t, nil, append(append(args, "--json"), imgs...)...)
-					if code != 0 {
-						t.Fatalf("--json: exit %d: %s", code, errOut)
-					}
-					sc := bufio.NewScanner(strings.NewReader(out))
-					i := 0
-					for ; sc.Scan(); i++ {
-						var r generateResult
-						if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-							t.Fatalf("--json line %d: %v", i, err)
-						}
-						if i >= len(cs) {
-							break
-						}
-						c := cs[i]
-						if !reflect.DeepEqual(r.IDs, c.ExpectedIDs[0]) || r.Text != c.ExpectedText[0] || r.Image != filepath.ToSlash(imgs[i]) || r.Prompt != text {
-							t.Errorf("%s: --json %+v, want ids %v text %q", c.ID, r, c.ExpectedIDs[0], c.ExpectedText[0])
-						}
-					}
-					if i != len(cs) {
-						t.Errorf("--json: %d lines for %d images", i, len(cs))
-					}
 				})
 			}
 		}
+	}
+}
+
+// checkJSONLines runs the command with --json on imgs and compares every line with its case: ids,
+// text, image and prompt.
+func checkJSONLines(t *testing.T, args, imgs []string, cs []*fixtureCase, prompt string) {
+	t.Helper()
+	code, out, errOut := runCLI(t, nil, append(append(args, "--json"), imgs...)...)
+	if code != 0 {
+		t.Fatalf("--json: exit %d: %s", code, errOut)
+	}
+	sc := bufio.NewScanner(strings.NewReader(out))
+	i := 0
+	for ; sc.Scan(); i++ {
+		var r generateResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("--json line %d: %v", i, err)
+		}
+		if i >= len(cs) {
+			break
+		}
+		c := cs[i]
+		if !reflect.DeepEqual(r.IDs, c.ExpectedIDs[0]) || r.Text != c.ExpectedText[0] || r.Image != filepath.ToSlash(imgs[i]) || r.Prompt != prompt {
+			t.Errorf("%s: --json %+v, want ids %v text %q", c.ID, r, c.ExpectedIDs[0], c.ExpectedText[0])
+		}
+	}
+	if i != len(cs) {
+		t.Errorf("--json: %d lines for %d images", i, len(cs))
 	}
 }
 
