@@ -66,6 +66,41 @@ type Tokenizer struct {
 
 	lenOnce sync.Once
 	length  int
+
+	setsOnce sync.Once
+	sets     *decodeSets
+}
+
+// decodeSets caches what decoding looks up, recomputed after AddTokens.
+type decodeSets struct {
+	specialIDs  map[int]bool    // all_special_ids
+	special     map[string]bool // all_special_tokens
+	legacyAdded map[string]bool // added tokens decoded apart (see DecodeWith)
+}
+
+func (t *Tokenizer) decodeSets() *decodeSets {
+	t.setsOnce.Do(func() {
+		d := &decodeSets{specialIDs: map[int]bool{}, special: map[string]bool{}, legacyAdded: map[string]bool{}}
+		for _, s := range t.AllSpecialTokens() {
+			d.special[s] = true
+		}
+		for _, id := range t.AllSpecialIDs() {
+			d.specialIDs[id] = true
+		}
+		vs := t.VocabSize()
+		for k := range t.addedEncoder {
+			if !d.special[k] {
+				d.legacyAdded[k] = true
+			}
+		}
+		for _, s := range t.additional {
+			if id, ok := t.TokenToID(s); ok && id >= vs {
+				d.legacyAdded[s] = true
+			}
+		}
+		t.sets = d
+	})
+	return t.sets
 }
 
 // Class returns the tokenizer class name the tokenizer emulates (tokenizer_class).
@@ -230,10 +265,7 @@ func (t *Tokenizer) idToToken(id int) (string, error) {
 func (t *Tokenizer) ConvertIDsToTokens(ids []int, skipSpecialTokens bool) ([]string, error) {
 	var skip map[int]bool
 	if skipSpecialTokens {
-		skip = map[int]bool{}
-		for _, id := range t.AllSpecialIDs() {
-			skip[id] = true
-		}
+		skip = t.decodeSets().specialIDs
 	}
 	out := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -602,23 +634,8 @@ func (t *Tokenizer) DecodeWith(ids []int, opt DecodeOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	allSpecial := t.AllSpecialTokens()
-	specialSet := make(map[string]bool, len(allSpecial))
-	for _, s := range allSpecial {
-		specialSet[s] = true
-	}
-	vs := t.VocabSize()
-	legacyAdded := map[string]bool{}
-	for k := range t.addedEncoder {
-		if !specialSet[k] {
-			legacyAdded[k] = true
-		}
-	}
-	for _, s := range t.additional {
-		if id, ok := t.TokenToID(s); ok && id >= vs {
-			legacyAdded[s] = true
-		}
-	}
+	sets := t.decodeSets()
+	specialSet, legacyAdded := sets.special, sets.legacyAdded
 	var subTexts []string
 	var cur []string
 	for _, tok := range tokens {
@@ -673,11 +690,7 @@ func CleanUpTokenization(s string) string {
 
 // ConvertTokensToString is convert_tokens_to_string.
 func (t *Tokenizer) ConvertTokensToString(tokens []string) (string, error) {
-	specialSet := map[string]bool{}
-	for _, s := range t.AllSpecialTokens() {
-		specialSet[s] = true
-	}
-	return t.tokensToString(append([]string(nil), tokens...), specialSet)
+	return t.tokensToString(append([]string(nil), tokens...), t.decodeSets().special)
 }
 
 func (t *Tokenizer) tokensToString(tokens []string, specialSet map[string]bool) (string, error) {
@@ -740,6 +753,7 @@ func (t *Tokenizer) AddTokens(tokens []AddedToken, special bool) int {
 	}
 	t.rebuildSplitter()
 	t.lenOnce = sync.Once{}
+	t.setsOnce = sync.Once{}
 	return added
 }
 
