@@ -167,9 +167,11 @@ func ExampleNewShapeOnly() {
 		log.Fatal(err)
 	}
 	c := model.ParameterCounts()
+	fmt.Println(len(model.StateDictKeys()), "keys")
 	fmt.Println("vision", c.Vision, "qformer", c.QFormer, "projection", c.Projection, "language model", c.LanguageModel)
 	fmt.Println("total", c.Total)
 	// Output:
+	// 1248 keys
 	// vision 985952256 qformer 105162240 projection 1968640 language model 2651678720
 	// total 3744761856
 }
@@ -392,6 +394,37 @@ func ExampleBlip2Model_Forward() {
 	fmt.Println(outputs.Logits.Shape)
 	// Output:
 	// [1 21 50272]
+}
+
+// The image-conditioned forward pass. Python:
+//
+//	model = Blip2ForConditionalGeneration.from_pretrained(path)
+//	outputs = model(pixel_values=pixel_values, input_ids=input_ids)
+//
+// In expanded mode input_ids carry num_query_tokens <image> ids (6 in the fixture), then BOS and the
+// prompt; the logits cover all 9 positions.
+func ExampleBlip2ForConditionalGeneration_Forward() {
+	ctx := context.Background()
+	m, err := blip2.FromPretrained(ctx, optModel)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	pixels := tensor.New(1, 3, 56, 56) // Blip2Processor output in real use
+	ids := []int{}
+	for range m.Config.NumQueryTokens {
+		ids = append(ids, *m.Config.ImageTokenIndex)
+	}
+	ids = append(ids, 2, 100, 200)
+	out, err := m.Forward(ctx, &blip2.Blip2Input{PixelValues: pixels, TextInput: blip2.TextInput{InputIDs: [][]int{ids}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("logits", out.Logits.Shape)
+	fmt.Println("query outputs", out.QFormerOutputs.LastHiddenState.Shape)
+	// Output:
+	// logits [1 9 50272]
+	// query outputs [1 6 32]
 }
 
 // Image captioning (without a text prompt). Python:
