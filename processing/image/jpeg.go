@@ -1,7 +1,6 @@
 package image
 
 import (
-	"errors"
 	"fmt"
 )
 
@@ -24,7 +23,7 @@ var zigzag = [80]int{
 	63, 63, 63, 63, 63, 63, 63, 63,
 }
 
-var errJPEGShort = errors.New("unexpected end of JPEG data")
+var errJPEGShort = fmt.Errorf("%w: unexpected end of JPEG data", ErrCorrupt)
 
 type huffTable struct {
 	present bool
@@ -247,6 +246,15 @@ func (d *jpegDecoder) parseSOF(s []byte, progressive bool, opts *Options) error 
 	}
 	d.mcusX = ceilDiv(d.width, 8*d.hmax)
 	d.mcusY = ceilDiv(d.height, 8*d.vmax)
+	blocks := 0
+	for i := range d.comps {
+		c := &d.comps[i]
+		blocks += ceilDiv(ceilDiv(d.width*c.h, d.hmax), 8) * ceilDiv(ceilDiv(d.height*c.v, d.vmax), 8)
+	}
+	if !d.arith && int64(len(d.data))*8 < int64(blocks) {
+		// every block costs at least one Huffman-coded bit: the file cannot hold this image
+		return fmt.Errorf("%w: JPEG data (%d bytes) too short for %dx%d pixels", errJPEGShort, len(d.data), d.width, d.height)
+	}
 	for i := range d.comps {
 		c := &d.comps[i]
 		if d.hmax%c.h != 0 || d.vmax%c.v != 0 {

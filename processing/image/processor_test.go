@@ -270,3 +270,22 @@ func TestPreprocessFilesBatch(t *testing.T) {
 	_, err = p.PreprocessFiles([]string{paths[0], "missing.jpg"}, nil, nil)
 	require.ErrorContains(t, err, "missing.jpg")
 }
+
+// A JPEG header claiming far more blocks than its data can code is refused before the
+// coefficient buffers are allocated; truncation errors wrap ErrCorrupt.
+func TestJPEGTooShortForSize(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(fixtureRoot, "inputs", "jpeggray_q75_47x61.jpg"))
+	require.NoError(t, err)
+	// patch the SOF0 height/width to 8000x8000
+	c := append([]byte(nil), data...)
+	for i := 0; i+9 < len(c); i++ {
+		if c[i] == 0xFF && c[i+1] == 0xC0 {
+			c[i+5], c[i+6], c[i+7], c[i+8] = 0x1F, 0x40, 0x1F, 0x40
+			break
+		}
+	}
+	_, err = DecodeBytes("big.jpg", c, nil)
+	require.True(t, errors.Is(err, ErrCorrupt), "%v", err)
+	_, err = DecodeBytes("cut.jpg", data[:len(data)/2], nil)
+	require.True(t, errors.Is(err, ErrCorrupt), "%v", err)
+}

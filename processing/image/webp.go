@@ -2,14 +2,13 @@ package image
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 )
 
 // WebP as Pillow 9.4 decodes it (WebPAnimDecoder, RGBA output, convert("RGB") drops alpha):
 // lossless VP8L is decoded here exactly (the format is lossless); lossy VP8 goes through vp8.go.
 
-var errWebPShort = errors.New("unexpected end of WebP data")
+var errWebPShort = fmt.Errorf("%w: unexpected end of WebP data", ErrCorrupt)
 
 func decodeWebP(data []byte, opts *Options) (*Image, error) {
 	riffSize := int(binary.LittleEndian.Uint32(data[4:8]))
