@@ -245,12 +245,14 @@ func (b *builder) finish() (*Tokenizer, error) {
 		addedEncoder: map[string]int{},
 		special:      map[string]string{},
 	}
-	isT5 := b.uni != nil
+	// T5Tokenizer semantics (extra ids, </s> appended if absent) for T5 classes; other Unigram
+	// tokenizer.json files get the generic template of their post-processor.
+	isT5 := b.uni != nil && (strings.HasPrefix(b.class, "T5") || b.class == "")
 	// class defaults
 	defaults := map[string]string{}
 	if isT5 {
 		defaults = map[string]string{"eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>"}
-	} else {
+	} else if b.bpe != nil && (strings.HasPrefix(b.class, "GPT2") || b.class == "") {
 		defaults = map[string]string{"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
 	}
 	specials := map[string]AddedToken{}
@@ -421,6 +423,11 @@ func (b *builder) finish() (*Tokenizer, error) {
 		if b.fromJSON && !strings.HasPrefix(b.class, "GPT2") {
 			t.addBOS = false
 			t.prefix, t.suffix = b.prefix, b.suffix
+			if b.bpe != nil {
+				t.addPrefixSpace = b.jsonPrefix
+			} else {
+				t.addPrefixSpace, t.legacy = true, true
+			}
 		}
 	}
 	for id, a := range added {
