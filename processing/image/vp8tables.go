@@ -2,7 +2,9 @@ package image
 
 // VP8 constant tables of RFC 6386 (sections 11.5, 13.4, 13.5 and 14.1): intra 4x4 mode
 // probabilities, coefficient probabilities and their update probabilities, dequantisation.
-// Generated data; the decoder in vp8.go is this package's own.
+// Data only: the numbers were extracted by a script from the tables of golang.org/x/image/vp8
+// (Copyright The Go Authors, BSD-style license), which transcribes them from the RFC; the
+// decoder in vp8.go is this package's own.
 
 var vp8BModeProb = [10][10][9]uint8{{{231, 120, 48, 89, 115, 113, 120, 152, 112},
 	{152, 179, 64, 126, 170, 118, 46, 70, 95},
