@@ -26,5 +26,20 @@ func detectAVX2() bool {
 	return ebx7&(1<<5) != 0
 }
 
-// hasAVX2 is fixed at start-up (read-only afterwards).
-var hasAVX2 = detectAVX2()
+// detectAVX512 reports whether the CPU and the OS support AVX-512F (ZMM state enabled).
+func detectAVX512() bool {
+	if !avx512Allowed || !detectAVX2() {
+		return false
+	}
+	if xcr0, _ := xgetbv(); xcr0&0xe6 != 0xe6 { // XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM
+		return false
+	}
+	_, ebx7, _, _ := cpuid(7, 0)
+	return ebx7&(1<<16) != 0
+}
+
+// hasAVX2 and hasAVX512 are fixed at start-up (read-only afterwards).
+var (
+	hasAVX2   = detectAVX2()
+	hasAVX512 = detectAVX512()
+)

@@ -11,6 +11,7 @@ import (
 const (
 	mr     = 6
 	nr     = 16
+	nrw    = 2 * nr // columns per macro-kernel call (two B panels: the AVX-512 kernels' width)
 	kcBlk  = 256
 	mcBlk  = 144
 	ncBlk  = 2048
@@ -172,9 +173,9 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 				// one A block: pack it, then pack each B panel right before its use so that the
 				// weight streaming overlaps the arithmetic.
 				packA(bufs.a, a, lda, m, pc, kc)
-				for jr := 0; jr < nc; jr += nr {
-					packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nr, nc-jr), bufs.tmp)
-					macroKernel(c[jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], m, min(nr, nc-jr), kc, acc)
+				for jr := 0; jr < nc; jr += nrw {
+					packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nrw, nc-jr), bufs.tmp)
+					macroKernel(c[jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], m, min(nrw, nc-jr), kc, acc)
 				}
 				continue
 			}
@@ -182,8 +183,8 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 			for ic := 0; ic < m; ic += mcBlk {
 				mc := min(mcBlk, m-ic)
 				packA(bufs.a, a[ic*lda:], lda, mc, pc, kc)
-				for jr := 0; jr < nc; jr += nr {
-					macroKernel(c[ic*ldc+jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], mc, min(nr, nc-jr), kc, acc)
+				for jr := 0; jr < nc; jr += nrw {
+					macroKernel(c[ic*ldc+jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
 				}
 			}
 		}
@@ -212,7 +213,7 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 			packA(p, a[ic*lda:], lda, mc, pc, kc)
 		}
 	})
-	chunk := min(ncBlk, max(4*nr, (n/(4*workers)+nr-1)/nr*nr))
+	chunk := min(ncBlk, max(4*nr, (n/(4*workers)+nrw-1)/nrw*nrw))
 	nChunks := (n + chunk - 1) / chunk
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -235,17 +236,17 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 					acc := accumulate || pc > 0
 					if nIC == 1 {
 						_, _, _, mc, p := blockA(pcIdx, 0)
-						for jr := 0; jr < nc; jr += nr {
-							packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nr, nc-jr), bufs.tmp)
-							macroKernel(c[j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nr, nc-jr), kc, acc)
+						for jr := 0; jr < nc; jr += nrw {
+							packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nrw, nc-jr), bufs.tmp)
+							macroKernel(c[j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
 						}
 						continue
 					}
 					packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
 					for icIdx := range nIC {
 						_, _, ic, mc, p := blockA(pcIdx, icIdx)
-						for jr := 0; jr < nc; jr += nr {
-							macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nr, nc-jr), kc, acc)
+						for jr := 0; jr < nc; jr += nrw {
+							macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
 						}
 					}
 				}
@@ -255,9 +256,25 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 	wg.Wait()
 }
 
-// macroKernel runs the micro-kernels down one packed B panel (kc x 16, cols valid) for mc packed A
-// rows, into c (stride ldc).
+// macroKernel runs the micro-kernels down up to two adjacent packed B panels (kc x 16 each, cols <=
+// 32 valid columns) for mc packed A rows, into c (stride ldc).
 func macroKernel(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool) {
+	if cols == nrw && hasAVX512 {
+		for t := 0; t*mr < mc; t++ {
+			ir, rows := panelRows(mc, t)
+			kernRows32(rows, kc, ap[t*mr*kc:(t+1)*mr*kc], bp, c[ir*ldc:], ldc, acc)
+		}
+		return
+	}
+	macroKernel16(c, ldc, ap, bp, mc, min(cols, nr), kc, acc)
+	if cols > nr {
+		macroKernel16(c[nr:], ldc, ap, bp[nr*kc:], mc, cols-nr, kc, acc)
+	}
+}
+
+// macroKernel16 runs the micro-kernels down one packed B panel (kc x 16, cols valid) for mc packed
+// A rows, into c (stride ldc).
+func macroKernel16(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool) {
 	var edge [mr * nr]float32
 	for t := 0; t*mr < mc; t++ {
 		a := ap[t*mr*kc : (t+1)*mr*kc]

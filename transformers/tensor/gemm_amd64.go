@@ -201,3 +201,48 @@ func packA6(p, src []float32, lda, kc int) int {
 	packA6AVX2(unsafe.SliceData(p), unsafe.SliceData(src), lda, blocks)
 	return 8 * blocks
 }
+
+//go:noescape
+func kern1x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern2x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern3x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern4x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern5x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int)
+
+//go:noescape
+func kern6x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int)
+
+// kernRows32 is kernRows over two adjacent full B panels (b: 32 columns as two 16-wide packed
+// panels of k rows each) with the AVX-512 kernels; it reports false where they are not available.
+func kernRows32(rows, k int, a, b, c []float32, ldc int, acc bool) bool {
+	if !hasAVX512 || k == 0 {
+		return false
+	}
+	_ = a[6*k-1]
+	_ = b[32*k-1]
+	_ = c[(rows-1)*ldc+31]
+	pa, pb0, pb1, pc, ac := unsafe.SliceData(a), unsafe.SliceData(b), &b[16*k], unsafe.SliceData(c), boolInt(acc)
+	switch rows {
+	case 6:
+		kern6x32AVX512(k, pa, pb0, pb1, pc, ldc, ac)
+	case 5:
+		kern5x32AVX512(k, pa, pb0, pb1, pc, ldc, ac)
+	case 4:
+		kern4x32AVX512(k, pa, pb0, pb1, pc, ldc, ac)
+	case 3:
+		kern3x32AVX512(k, pa, pb0, pb1, pc, ldc, ac)
+	case 2:
+		kern2x32AVX512(k, pa, pb0, pb1, pc, ldc, ac)
+	default:
+		kern1x32AVX512(k, pa, pb0, pb1, pc, ldc, ac)
+	}
+	return true
+}

@@ -2,7 +2,10 @@
 
 package tensor
 
-const hasAVX2 = false
+const (
+	hasAVX2   = false
+	hasAVX512 = false
+)
 
 func kernRows(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return false }
 
@@ -38,3 +41,5 @@ func axpy(y, x []float32, a float32) {
 }
 
 func packA6(p, src []float32, lda, kc int) int { return 0 }
+
+func kernRows32(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return false }

@@ -492,7 +492,7 @@ func TestGEMMBlocking(t *testing.T) {
 		got := MatMul(x, b)
 		assertClose(t, "MatMul big", got.Data, naiveMatMul(x.Data, b.Data, 1, m, n, k, false, false), 1e-4*math.Sqrt(float64(k)))
 	}
-	t.Logf("AVX2 kernels: %v", hasAVX2)
+	t.Logf("AVX2 kernels: %v, AVX-512 GEMM kernels: %v", hasAVX2, hasAVX512)
 }
 
 func TestAttention(t *testing.T) {

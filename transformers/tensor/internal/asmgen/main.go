@@ -41,6 +41,9 @@ func main() {
 		genKern(&b, rows)
 	}
 	genPackA6(&b)
+	for rows := 1; rows <= 6; rows++ {
+		genKern512(&b, rows)
+	}
 	os.Stdout.WriteString(b.String())
 }
 
@@ -325,4 +328,60 @@ func genPackA6(b *strings.Builder) {
 		fmt.Fprintf(b, "\tVMOVUPS Y%d, %d(DI)\n", 8+c, 24*c)
 	}
 	b.WriteString("\tADDQ $32, SI\n\tADDQ $32, R12\n\tADDQ $192, DI\n\tDECQ CX\n\tJNZ loop\ndone:\n\tVZEROUPPER\n\tRET\n")
+}
+
+// genKern512 writes kern<rows>x32AVX512(k int, a, b0, b1, c *float32, ldc int, acc int): the AVX-512
+// micro-kernel over two adjacent packed B panels (b0: columns 0-15, b1: 16-31), c[i*ldc+j] (+)=
+// sum_p a[p*6+i]*b[p][j] for i < rows, j < 32. Accumulators Z4..Z15, B rows in Z0/Z1.
+func genKern512(b *strings.Builder, rows int) {
+	name := fmt.Sprintf("kern%dx32AVX512", rows)
+	fmt.Fprintf(b, "\n// func %s(k int, a, b0, b1, c *float32, ldc int, acc int)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ a+8(FP), SI\n\tMOVQ b0+16(FP), DI\n\tMOVQ b1+24(FP), R9\n\tMOVQ c+32(FP), DX\n\tMOVQ ldc+40(FP), R8\n\tSHLQ $2, R8\n")
+	for r := 4; r < 4+2*rows; r++ {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", r, r, r)
+	}
+	b.WriteString("\tMOVQ DX, AX\n")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString("\tADDQ R8, AX\n")
+		}
+		b.WriteString("\tPREFETCHT0 (AX)\n\tPREFETCHT0 64(AX)\n")
+	}
+	step := func(ao, bo int) {
+		fmt.Fprintf(b, "\tVMOVUPS %d(DI), Z0\n\tVMOVUPS %d(R9), Z1\n", bo, bo)
+		for i := 0; i < rows; i += 2 {
+			for t := i; t < min(i+2, rows); t++ {
+				fmt.Fprintf(b, "\tVBROADCASTSS %d(SI), Z%d\n", ao+4*t, 2+t-i)
+			}
+			for t := i; t < min(i+2, rows); t++ {
+				fmt.Fprintf(b, "\tVFMADD231PS Z0, Z%d, Z%d\n", 2+t-i, 4+2*t)
+				fmt.Fprintf(b, "\tVFMADD231PS Z1, Z%d, Z%d\n", 2+t-i, 5+2*t)
+			}
+		}
+	}
+	b.WriteString("\tCMPQ CX, $4\n\tJLT tail\nloop4:\n")
+	for u := range 4 {
+		step(24*u, 64*u)
+	}
+	b.WriteString("\tADDQ $96, SI\n\tADDQ $256, DI\n\tADDQ $256, R9\n\tSUBQ $4, CX\n\tCMPQ CX, $4\n\tJGE loop4\n")
+	b.WriteString("tail:\n\tTESTQ CX, CX\n\tJEQ store\nloop1:\n")
+	step(0, 0)
+	b.WriteString("\tADDQ $24, SI\n\tADDQ $64, DI\n\tADDQ $64, R9\n\tDECQ CX\n\tJNZ loop1\n")
+	b.WriteString("store:\n\tMOVQ acc+48(FP), AX\n\tTESTQ AX, AX\n\tJEQ overwrite\n")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString("\tADDQ R8, DX\n")
+		}
+		fmt.Fprintf(b, "\tVADDPS (DX), Z%d, Z%d\n\tVADDPS 64(DX), Z%d, Z%d\n", 4+2*i, 4+2*i, 5+2*i, 5+2*i)
+		fmt.Fprintf(b, "\tVMOVUPS Z%d, (DX)\n\tVMOVUPS Z%d, 64(DX)\n", 4+2*i, 5+2*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\noverwrite:\n")
+	for i := range rows {
+		if i > 0 {
+			b.WriteString("\tADDQ R8, DX\n")
+		}
+		fmt.Fprintf(b, "\tVMOVUPS Z%d, (DX)\n\tVMOVUPS Z%d, 64(DX)\n", 4+2*i, 5+2*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
