@@ -33,5 +33,7 @@ lint:
 	gofmt -l . | tee /dev/stderr | (! read)
 	$(GO) vet ./...
 
+# fuzz runs every fuzz target of the module for FUZZTIME each (default 10m), FUZZJOBS at once
+# (default: the CPUs), logs and crashers under fuzz-out/ (scripts/fuzz.sh; docs/security.md).
 fuzz:
-	@echo "see docs/security.md"
+	bash scripts/fuzz.sh -d $(or $(FUZZTIME),10m) $(if $(FUZZJOBS),-j $(FUZZJOBS))
