@@ -34,6 +34,6 @@ lint:
 	$(GO) vet ./...
 
 # fuzz runs every fuzz target of the module for FUZZTIME each (default 10m), FUZZJOBS at once
-# (default: the CPUs), logs and crashers under fuzz-out/ (scripts/fuzz.sh; docs/security.md).
+# (default: the CPUs), logs and crashers in a temporary folder (scripts/fuzz.sh; docs/security.md).
 fuzz:
 	bash scripts/fuzz.sh -d $(or $(FUZZTIME),10m) $(if $(FUZZJOBS),-j $(FUZZJOBS))

@@ -3,16 +3,19 @@
 # fixed time each, several targets at once, one fuzzing worker per target (-parallel 1), and writes
 # one log per target, a summary and any crashing input to an output folder.
 #
-#   scripts/fuzz.sh [-d DURATION] [-j JOBS] [-o OUTDIR] [-r REGEX] [-b BINDIR]
+#   scripts/fuzz.sh [-d DURATION] [-j JOBS] [-o OUTDIR] [-r REGEX] [-b BINDIR] [-c CORPUSDIR]
 #   scripts/fuzz.sh -build BINDIR         # only build the test binaries (to fuzz where Go is missing)
 #
 #   -d  fuzzing time per target, as go test's -fuzztime (default 10m; "50000x" counts executions)
 #   -j  targets fuzzed at once (default: the number of CPUs)
-#   -o  output folder (default fuzz-out/<date>): logs/<pkg>.<Target>.log, crashers/<Target>/,
+#   -o  output folder (default $TMPDIR/gotransformers-fuzz-<date>): logs/<pkg>.<Target>.log, crashers/<Target>/,
 #       summary.tsv (target, package, status, execs, new interesting inputs)
 #   -r  only the targets whose name matches REGEX (grep -E)
 #   -b  use the test binaries built by -build in BINDIR instead of `go test` (they are run in their
-#       package folder, so seeds and fixtures are found and crashers land in testdata/fuzz/ there)
+#       package folder, so seeds and fixtures are found and crashers land in testdata/fuzz/ there);
+#       *.test.gz files there are unpacked first
+#   -c  keep the corpus the fuzzer grows in CORPUSDIR/<Target> (with -b; go test keeps it in its
+#       cache, see go env GOCACHE)
 #
 # Status per target: ok; crash (a failing input was written: it is copied to crashers/ and replays
 # with `go test -run 'FuzzXxx/<file>' ./<pkg>`); flake (a non-zero exit with "context deadline
@@ -26,6 +29,7 @@ OUT=""
 REGEX='.'
 BINDIR=""
 BUILD=""
+CACHE=""
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-d) DURATION=$2; shift 2 ;;
@@ -33,8 +37,9 @@ while [ $# -gt 0 ]; do
 	-o) OUT=$2; shift 2 ;;
 	-r) REGEX=$2; shift 2 ;;
 	-b) BINDIR=$2; shift 2 ;;
+	-c) CACHE=$2; shift 2 ;;
 	-build) BUILD=$2; shift 2 ;;
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	*) echo "fuzz.sh: unknown argument $1 (see -h)" >&2; exit 2 ;;
 	esac
 done
@@ -62,14 +67,19 @@ if [ -n "$BUILD" ]; then
 	exit 0
 fi
 
-[ -n "$OUT" ] || OUT="fuzz-out/$(date +%Y%m%d-%H%M%S)"
-mkdir -p "$OUT/logs" "$OUT/crashers" "$OUT/cache"
+[ -n "$OUT" ] || OUT="${TMPDIR:-/tmp}/gotransformers-fuzz-$(date +%Y%m%d-%H%M%S)"
+mkdir -p "$OUT/logs" "$OUT/crashers"
 OUT=$(cd "$OUT" && pwd)
+# WORK holds unpacked binaries and, unless -c names a folder, the generated corpus
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gotransformers-fuzzwork.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+[ -n "$CACHE" ] || CACHE="$WORK/corpus"
+mkdir -p "$CACHE"
 if [ -n "$BINDIR" ]; then
 	BINDIR=$(cd "$BINDIR" && pwd)
 	for gz in "$BINDIR"/*.test.gz; do
 		[ -e "$gz" ] || continue
-		gunzip -c "$gz" > "$OUT/cache/$(basename "${gz%.gz}")" && chmod +x "$OUT/cache/$(basename "${gz%.gz}")"
+		gunzip -c "$gz" >"$WORK/$(basename "${gz%.gz}")" && chmod +x "$WORK/$(basename "${gz%.gz}")"
 	done
 fi
 
@@ -93,9 +103,9 @@ run_one() {
 	start=$(date +%s)
 	if [ -n "$BINDIR" ]; then
 		local bin="$BINDIR/$(binname "$pkg")"
-		[ -x "$bin" ] || bin="$OUT/cache/$(binname "$pkg")"
+		[ -x "$bin" ] || bin="$WORK/$(binname "$pkg")"
 		(cd "$pkg" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$DURATION" -test.parallel 1 \
-			-test.timeout "$TIMEOUT" -test.fuzzcachedir "$OUT/cache/$name") >"$log" 2>&1
+			-test.timeout "$TIMEOUT" -test.fuzzcachedir "$CACHE/$name") >"$log" 2>&1
 		rc=$?
 	else
 		(cd "$pkg" && $GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$DURATION" -parallel 1 -timeout "$TIMEOUT" .) >"$log" 2>&1
