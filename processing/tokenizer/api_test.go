@@ -150,3 +150,16 @@ func TestBadFiles(t *testing.T) {
 		})
 	}
 }
+
+// Without max_length, padding="max_length" and truncation fall back to model_max_length, and are
+// turned off when the model has none (transformers' _get_padding_truncation_strategies).
+func TestModelMaxLengthDefaults(t *testing.T) {
+	tok := realOPT(t)
+	be, err := tok.Call([]string{"a photo of"}, EncodeOptions{Padding: PadMaxLength, Truncation: true})
+	require.NoError(t, err)
+	require.Equal(t, [][]int{{2, 102, 1345, 9}}, be.InputIDs)
+	tok.ModelMaxLength = 6
+	be, err = tok.Call([]string{"a photo of", "a photo of a photo of"}, EncodeOptions{Padding: PadMaxLength, Truncation: true})
+	require.NoError(t, err)
+	require.Equal(t, [][]int{{2, 102, 1345, 9, 1, 1}, {2, 102, 1345, 9, 10, 1345}}, be.InputIDs)
+}

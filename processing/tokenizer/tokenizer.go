@@ -511,8 +511,26 @@ func (t *Tokenizer) Call(texts []string, opt EncodeOptions) (*BatchEncoding, err
 	if maxLen < 0 {
 		return nil, fmt.Errorf("tokenizer: max_length %d is negative", maxLen)
 	}
-	if maxLen == 0 && (opt.Truncation || opt.Padding == PadMaxLength) {
-		maxLen = t.ModelMaxLength
+	truncate, padding := opt.Truncation, opt.Padding
+	if maxLen == 0 {
+		// _get_padding_truncation_strategies: without max_length, model_max_length is used,
+		// unless the model has none (the 1e30 default), which turns padding to max_length and
+		// truncation off.
+		noLimit := t.ModelMaxLength >= math.MaxInt/2 || t.ModelMaxLength <= 0
+		if padding == PadMaxLength && noLimit {
+			padding = DoNotPad
+		}
+		if truncate && noLimit {
+			truncate = false
+		}
+		if !noLimit {
+			maxLen = t.ModelMaxLength
+		}
+	}
+	if padding != DoNotPad {
+		if _, ok := t.PadTokenID(); !ok {
+			return nil, fmt.Errorf("tokenizer: asking to pad but the tokenizer has no pad_token")
+		}
 	}
 	side := t.PaddingSide
 	if opt.PaddingSide != "" {
@@ -531,7 +549,7 @@ func (t *Tokenizer) Call(texts []string, opt EncodeOptions) (*BatchEncoding, err
 		if !opt.NoSpecialTokens {
 			nSpecial = t.numSpecialToAdd()
 		}
-		if opt.Truncation && maxLen > 0 && len(ids)+nSpecial > maxLen {
+		if truncate && maxLen > 0 && len(ids)+nSpecial > maxLen {
 			keep := max(maxLen-nSpecial, 0)
 			if t.TruncationSide == "left" {
 				ids = ids[len(ids)-keep:]
@@ -545,7 +563,7 @@ func (t *Tokenizer) Call(texts []string, opt EncodeOptions) (*BatchEncoding, err
 		be.InputIDs = append(be.InputIDs, ids)
 	}
 	target := 0
-	switch opt.Padding {
+	switch padding {
 	case PadLongest:
 		for _, r := range be.InputIDs {
 			target = max(target, len(r))
@@ -553,30 +571,16 @@ func (t *Tokenizer) Call(texts []string, opt EncodeOptions) (*BatchEncoding, err
 	case PadMaxLength:
 		target = maxLen
 	}
-	if opt.Padding != DoNotPad && opt.PadToMultipleOf > 0 && target%opt.PadToMultipleOf != 0 {
+	if padding != DoNotPad && opt.PadToMultipleOf > 0 && target%opt.PadToMultipleOf != 0 {
 		target = (target/opt.PadToMultipleOf + 1) * opt.PadToMultipleOf
 	}
-	var pad int
-	if opt.Padding != DoNotPad {
-		needs := false
-		for _, r := range be.InputIDs {
-			if len(r) < target {
-				needs = true
-			}
-		}
-		if needs {
-			var ok bool
-			if pad, ok = t.PadTokenID(); !ok {
-				return nil, fmt.Errorf("tokenizer: asking to pad but the tokenizer has no pad_token")
-			}
-		}
-	}
+	pad, _ := t.PadTokenID()
 	for i, r := range be.InputIDs {
 		mask := make([]int, len(r), max(len(r), target))
 		for j := range mask {
 			mask[j] = 1
 		}
-		if opt.Padding != DoNotPad && len(r) < target {
+		if padding != DoNotPad && len(r) < target {
 			n := target - len(r)
 			pads := make([]int, n)
 			zeros := make([]int, n)
