@@ -86,3 +86,9 @@ func BenchmarkBPEWord1M(b *testing.B) {
 func BenchmarkUnigramWord1M(b *testing.B) {
 	benchEncode(b, benchTokenizer(b, "real-blip2-flan-t5-xl"), strings.Repeat("abcdefghij", 1<<17)[:1<<20])
 }
+
+// A 1 MB line of CJK text: every character is unknown to T5, so the unknown pieces merge into
+// long runs (must stay linear).
+func BenchmarkUnigramCJKLine1M(b *testing.B) {
+	benchEncode(b, benchTokenizer(b, "real-blip2-flan-t5-xl"), strings.Repeat("北京欢迎你東京タワー서울특별시", 1<<20/len("北京欢迎你東京タワー서울특별시")))
+}

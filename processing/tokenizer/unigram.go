@@ -293,8 +293,9 @@ type bestNode struct {
 }
 
 type spPiece struct {
-	piece string
-	id    int
+	piece      string
+	id         int
+	start, end int32 // byte offsets of piece in the normalized string
 }
 
 // encodeNormalized runs the Viterbi search of unigram_model.cc (EncodeOptimized) over a
@@ -378,7 +379,7 @@ func (u *unigramModel) encodeNormalized(s string, out []spPiece) []spPiece {
 	i := len(out) - 1
 	for end := n; end > 0; end = int(bp[end].start) {
 		b := bp[end]
-		out[i] = spPiece{piece: s[b.start:end], id: int(b.id)}
+		out[i] = spPiece{piece: s[b.start:end], id: int(b.id), start: b.start, end: int32(end)}
 		i--
 	}
 	*bpp = bp
@@ -406,7 +407,10 @@ func (u *unigramModel) encodeNormalized(s string, out []spPiece) []spPiece {
 			continue
 		}
 		if isUnk && prevUnk {
-			out[len(out)-1].piece += p.piece
+			// adjacent in the normalized string: extend the slice (no copy, linear overall)
+			last := &out[len(out)-1]
+			last.end = p.end
+			last.piece = s[last.start:last.end]
 		} else {
 			out = append(out, p)
 		}
