@@ -236,7 +236,7 @@ func genKern(b *strings.Builder, rows int) {
 }
 
 // gemvPrefetch is how far ahead (bytes) the GEMV kernels prefetch each of their 4 weight rows.
-const gemvPrefetch = 1024
+const gemvPrefetch = 2048
 
 // writePrefetch prefetches the 4 weight rows (DI + {0,1,2,3}*R10) gemvPrefetch bytes ahead.
 func writePrefetch(b *strings.Builder) {
