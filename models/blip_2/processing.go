@@ -57,6 +57,16 @@ func NewBlip2Processor(ip *image.BlipImageProcessor, tok *tokenizer.Tokenizer, n
 	return &Blip2Processor{ImageProcessor: ip, Tokenizer: tok, NumQueryTokens: numQueryTokens, ImageToken: ImageToken, ImageTokenID: id}, nil
 }
 
+// processorFiles lists every file a processor may read: the image processor's and processor's
+// configs and the tokenizer files of both loading paths (only those the repo has are fetched).
+func processorFiles() []string {
+	return []string{
+		"preprocessor_config.json", ProcessorConfigFile, tokenizer.TokenizerConfigFile, tokenizer.TokenizerJSONFile,
+		tokenizer.SpecialTokensMapFile, tokenizer.AddedTokensFile, tokenizer.VocabJSONFile, tokenizer.MergesFile,
+		tokenizer.SentencePieceFile,
+	}
+}
+
 // Blip2ProcessorFromPretrained mirrors Blip2Processor.from_pretrained(nameOrPath): the image
 // processor from preprocessor_config.json, the tokenizer (AutoTokenizer: tokenizer.json when
 // present, else the slow files) and num_query_tokens from processor_config.json.
@@ -67,7 +77,7 @@ func Blip2ProcessorFromPretrained(ctx context.Context, nameOrPath string, opts .
 // LoadBlip2Processor is Blip2ProcessorFromPretrained with tokenizer load options
 // (tokenizer.LoadOptions{UseSlow: true} is from_pretrained(..., use_fast=False)).
 func LoadBlip2Processor(ctx context.Context, nameOrPath string, tokOpt tokenizer.LoadOptions, opts ...transformers.Option) (*Blip2Processor, error) {
-	dir, err := transformers.ResolveModelDir(ctx, nameOrPath, []string{"preprocessor_config.json", ProcessorConfigFile, tokenizer.TokenizerConfigFile}, transformers.NewLoadOptions(opts...))
+	dir, err := transformers.ResolveModelDir(ctx, nameOrPath, processorFiles(), transformers.NewLoadOptions(opts...))
 	if err != nil {
 		return nil, fmt.Errorf("blip2: %w", err)
 	}
