@@ -213,7 +213,7 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 			packA(p, a[ic*lda:], lda, mc, pc, kc)
 		}
 	})
-	chunk := min(ncBlk, max(4*nr, (n/(4*workers)+nrw-1)/nrw*nrw))
+	chunk := min(ncBlk, max(4*nr, (n/(16*workers)+nrw-1)/nrw*nrw))
 	nChunks := (n + chunk - 1) / chunk
 	var next atomic.Int64
 	var wg sync.WaitGroup

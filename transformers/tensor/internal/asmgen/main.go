@@ -99,9 +99,10 @@ func genPack(b *strings.Builder, dt string, esz int, load func(addr, reg string)
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	b.WriteString("\tMOVQ dst+0(FP), DI\n\tMOVQ src+8(FP), SI\n\tMOVQ ld+16(FP), R10\n\tMOVQ k8+24(FP), CX\n")
 	fmt.Fprintf(b, "\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R11\n\tLEAQ (SI)(R10*4), R12\n", map[int]int{2: 1, 4: 2}[esz])
-	// BX, DX: the same 8 rows of the next 16-row panel, prefetched while this one is transposed (the
-	// rows are short streams that the hardware prefetcher would not pick up in time).
-	b.WriteString("\tMOVQ R10, BX\n\tSHLQ $4, BX\n\tLEAQ (R12)(BX*1), DX\n\tADDQ SI, BX\n")
+	// BX, DX: the same 8 rows 32 rows further (the next pair of 16-row panels), prefetched while this
+	// one is transposed (the rows are short streams that the hardware prefetcher would not pick up in
+	// time).
+	b.WriteString("\tMOVQ R10, BX\n\tSHLQ $5, BX\n\tLEAQ (R12)(BX*1), DX\n\tADDQ SI, BX\n")
 	b.WriteString("\tSHRQ $3, CX\n\tJEQ done\nloop:\n")
 	for _, base := range []string{"BX", "DX"} {
 		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R11*1)"} {
