@@ -62,7 +62,9 @@ if [ -n "$BUILD" ]; then
 	mkdir -p "$BUILD"
 	for pkg in $(targets | cut -d' ' -f1 | sort -u); do
 		echo "build ./$pkg -> $BUILD/$(binname "$pkg")"
-		CGO_ENABLED=0 $GO test -c -ldflags='-s -w' -o "$BUILD/$(binname "$pkg")" "./$pkg" || exit 1
+		# -fuzz=. compiles in the coverage counters that guide the fuzzer (without it the binary
+		# only mutates blindly and prints a warning)
+		CGO_ENABLED=0 $GO test -c -fuzz=. -ldflags='-s -w' -o "$BUILD/$(binname "$pkg")" "./$pkg" || exit 1
 	done
 	exit 0
 fi
@@ -112,6 +114,9 @@ run_one() {
 		rc=$?
 	fi
 	local status=ok
+	if grep -q 'not built with coverage instrumentation' "$log"; then
+		echo "$name: warning: binary without coverage instrumentation (build it with -build): blind mutation only" >&2
+	fi
 	if grep -q 'Failing input written to' "$log"; then
 		status=crash
 		mkdir -p "$OUT/crashers/$name"
