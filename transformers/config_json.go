@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -42,11 +43,24 @@ func ParseJSON(data []byte, file string) (map[string]any, error) {
 	return out.(map[string]any), nil
 }
 
-// ReadJSONFile reads and parses a JSON object file (see ParseJSON).
+// MaxConfigFileBytes bounds the size of a configuration file read by ReadJSONFile (config.json,
+// generation_config.json): real ones are a few kilobytes, and a forged one must not be read whole
+// into memory.
+const MaxConfigFileBytes = 16 << 20
+
+// ReadJSONFile reads and parses a JSON object file (see ParseJSON) of at most MaxConfigFileBytes.
 func ReadJSONFile(path string) (map[string]any, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(data) > MaxConfigFileBytes {
+		return nil, fmt.Errorf("%s: over the %d-byte limit for a configuration file: %w", path, MaxConfigFileBytes, ErrInvalidConfig)
 	}
 	return ParseJSON(data, path)
 }
