@@ -48,7 +48,7 @@ func runLMShapes(ctx context.Context, args []string) error {
 		{"t5 lm_head 2048->32128", 32128, 2048},
 	}
 	r := rand.New(rand.NewPCG(5, 6))
-	rows := [][]string{{"shape", "dtype", "rows", "time", "GB/s (weight)", "GFLOP/s"}}
+	rows := [][]string{{"shape", "dtype", "rows", "time", "GB/s (weight)", "GFLOP/s", "CPU time", "GB/s at CPU/2", "GFLOP/s at CPU/2"}}
 	res := map[string]float64{}
 	for _, s := range shapes {
 		wf := randSlice(r, s.n*s.k)
@@ -63,18 +63,20 @@ func runLMShapes(ctx context.Context, args []string) error {
 		wbf := &tensor.Weight{Shape: []int{s.n, s.k}, DType: tensor.BF16, Half: h}
 		for _, m := range rowsSet {
 			x := tensor.From(randSlice(r, m*s.k), m, s.k)
-			ts, err := medianTimes(ctx, *runs, *minSample, 0,
-				func() { tensor.Linear(x, w32, nil) },
-				func() { tensor.Linear(x, wbf, nil) })
-			if err != nil {
-				return err
-			}
-			for i, w := range []*tensor.Weight{w32, wbf} {
-				sec := ts[i].Seconds()
-				gbs := float64(w.Bytes()) / sec / 1e9
-				gf := 2 * float64(m) * float64(s.n) * float64(s.k) / sec / 1e9
-				rows = append(rows, []string{s.name, w.DType.String(), fmt.Sprint(m), fmt.Sprintf("%.2f ms", sec*1e3), fmt.Sprintf("%.1f", gbs), fmt.Sprintf("%.1f", gf)})
+			for _, w := range []*tensor.Weight{w32, wbf} {
+				wall, cpu, err := wallAndCPU(ctx, *runs, *minSample, func() { tensor.Linear(x, w, nil) })
+				if err != nil {
+					return err
+				}
+				sec := wall.Seconds()
+				flop := 2 * float64(m) * float64(s.n) * float64(s.k)
+				// CPU/2: the wall time two uncontended cores would take at the same per-core speed
+				est := cpu.Seconds() / 2
+				rows = append(rows, []string{s.name, w.DType.String(), fmt.Sprint(m), fmt.Sprintf("%.2f ms", sec*1e3),
+					fmt.Sprintf("%.1f", float64(w.Bytes())/sec/1e9), fmt.Sprintf("%.1f", flop/sec/1e9),
+					fmt.Sprintf("%.2f ms", cpu.Seconds()*1e3), fmt.Sprintf("%.1f", float64(w.Bytes())/est/1e9), fmt.Sprintf("%.1f", flop/est/1e9)})
 				res[fmt.Sprintf("%s/%s/%d_ms", s.name, w.DType, m)] = sec * 1e3
+				res[fmt.Sprintf("%s/%s/%d_cpu_ms", s.name, w.DType, m)] = cpu.Seconds() * 1e3
 			}
 		}
 	}
@@ -94,4 +96,29 @@ func splitComma(s string) []string {
 		}
 	}
 	return out
+}
+
+// wallAndCPU returns the median wall time and the median process CPU time of one call of f, each
+// sample repeating f for at least minSample (after one warm-up call).
+func wallAndCPU(ctx context.Context, runs int, minSample time.Duration, f func()) (time.Duration, time.Duration, error) {
+	f()
+	var walls, cpus []time.Duration
+	for range max(runs, 1) {
+		if err := ctx.Err(); err != nil {
+			return 0, 0, err
+		}
+		n := 0
+		c0 := cpuTime()
+		start := time.Now()
+		for {
+			f()
+			n++
+			if el := time.Since(start); el >= minSample {
+				walls = append(walls, el/time.Duration(n))
+				cpus = append(cpus, (cpuTime()-c0)/time.Duration(n))
+				break
+			}
+		}
+	}
+	return median(walls), median(cpus), nil
 }
