@@ -17,6 +17,7 @@
 #   -c  keep the corpus the fuzzer grows in CORPUSDIR/<Target> (with -b; go test keeps it in its
 #       cache, see go env GOCACHE)
 #
+# Minimising a new input is capped at 10 s (large JSON inputs otherwise stall the fuzzer there).
 # Status per target: ok; crash (a failing input was written: it is copied to crashers/ and replays
 # with `go test -run 'FuzzXxx/<file>' ./<pkg>`); flake (a non-zero exit with "context deadline
 # exceeded" and no failing input, Go's coordinator race at the end of -fuzztime, go.dev/issue/75804);
@@ -106,11 +107,11 @@ run_one() {
 	if [ -n "$BINDIR" ]; then
 		local bin="$BINDIR/$(binname "$pkg")"
 		[ -x "$bin" ] || bin="$WORK/$(binname "$pkg")"
-		(cd "$pkg" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$DURATION" -test.parallel 1 \
+		(cd "$pkg" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$DURATION" -test.fuzzminimizetime 10s -test.parallel 1 \
 			-test.timeout "$TIMEOUT" -test.fuzzcachedir "$CACHE/$name") >"$log" 2>&1
 		rc=$?
 	else
-		(cd "$pkg" && $GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$DURATION" -parallel 1 -timeout "$TIMEOUT" .) >"$log" 2>&1
+		(cd "$pkg" && $GO test -run '^$' -fuzz "^${name}\$" -fuzztime "$DURATION" -fuzzminimizetime 10s -parallel 1 -timeout "$TIMEOUT" .) >"$log" 2>&1
 		rc=$?
 	fi
 	local status=ok
