@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
@@ -45,6 +46,7 @@ func runGemm(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("gemm", flag.ContinueOnError)
 	runs := fs.Int("runs", 5, "samples per measurement (the median is reported)")
 	minSample := fs.Duration("sample", 200*time.Millisecond, "minimum duration of one sample")
+	only := fs.String("only", "", "run only the GEMM shapes whose name contains this (\"gemv\" for the GEMVs alone)")
 	single := fs.Bool("threadcpu", false, "one thread each (GOMAXPROCS=1, OpenBLAS 1 thread), timed by the thread's CPU "+
 		"time: per-core speed that holds on a loaded machine (Linux)")
 	if err := fs.Parse(args); err != nil {
@@ -92,6 +94,9 @@ func runGemm(ctx context.Context, args []string) error {
 		{"matmul 1024^3", 1024, 1024, 1024, false},
 	}
 	for _, s := range shapes {
+		if *only != "" && !strings.Contains(s.name, *only) {
+			continue
+		}
 		x := tensor.From(randSlice(r, s.m*s.k), s.m, s.k)
 		flops := 2 * float64(s.m) * float64(s.n) * float64(s.k)
 		var bdata []float32
@@ -133,6 +138,12 @@ func runGemm(ctx context.Context, args []string) error {
 		fmt.Println(line)
 	}
 
+	if *only != "" && !strings.Contains("gemv", *only) {
+		if ys != nil && !math.IsInf(gemmRatioMin, 1) {
+			return json.NewEncoder(os.Stdout).Encode(map[string]float64{"gemm_ratio_min": gemmRatioMin})
+		}
+		return nil
+	}
 	// GEMV: one row through a [10240, 2560] weight (decode-time OPT-2.7b MLP shape).
 	const gn, gk = 10240, 2560
 	wf := randSlice(r, gn*gk)

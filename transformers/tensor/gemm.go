@@ -207,52 +207,67 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 		off := pc*mPad + ic*kc
 		return pc, kc, ic, mc, ap[off : off+(mc+mr-1)/mr*mr*kc]
 	}
-	parallelFor(nPC*nIC, 1, func(lo, hi int) {
+	// pack A (in parallel when it is large enough to be worth a fork)
+	minBlocks := nPC * nIC
+	if m*k >= 1<<17 {
+		minBlocks = 1
+	}
+	parallelFor(nPC*nIC, minBlocks, func(lo, hi int) {
 		for t := lo; t < hi; t++ {
 			pc, kc, ic, mc, p := blockA(t/nIC, t%nIC)
 			packA(p, a[ic*lda:], lda, mc, pc, kc)
 		}
 	})
-	chunk := min(ncBlk, max(4*nr, (n/(16*workers)+nrw-1)/nrw*nrw))
+	// column chunks: fine-grained when A is one block (cheap to share), coarser when every chunk
+	// streams several A blocks through the cache again
+	perWorker := 16
+	if nIC > 1 {
+		perWorker = 4
+	}
+	chunk := min(ncBlk, max(4*nr, (n/(perWorker*workers)+nrw-1)/nrw*nrw))
 	nChunks := (n + chunk - 1) / chunk
 	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(workers, nChunks) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			bufs := bufPool.Get().(*gemmBufs)
-			defer bufPool.Put(bufs)
-			for {
-				idx := int(next.Add(1)) - 1
-				if idx >= nChunks {
-					return
-				}
-				j0 := idx * chunk
-				nc := min(chunk, n-j0)
-				bj := b.sub(j0)
-				for pcIdx := range nPC {
-					pc, kc := pcIdx*kcBlk, min(kcBlk, k-pcIdx*kcBlk)
-					acc := accumulate || pc > 0
-					if nIC == 1 {
-						_, _, _, mc, p := blockA(pcIdx, 0)
-						for jr := 0; jr < nc; jr += nrw {
-							packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nrw, nc-jr), bufs.tmp)
-							macroKernel(c[j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
-						}
-						continue
+	work := func() {
+		bufs := bufPool.Get().(*gemmBufs)
+		defer bufPool.Put(bufs)
+		for {
+			idx := int(next.Add(1)) - 1
+			if idx >= nChunks {
+				return
+			}
+			j0 := idx * chunk
+			nc := min(chunk, n-j0)
+			bj := b.sub(j0)
+			for pcIdx := range nPC {
+				pc, kc := pcIdx*kcBlk, min(kcBlk, k-pcIdx*kcBlk)
+				acc := accumulate || pc > 0
+				if nIC == 1 {
+					_, _, _, mc, p := blockA(pcIdx, 0)
+					for jr := 0; jr < nc; jr += nrw {
+						packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nrw, nc-jr), bufs.tmp)
+						macroKernel(c[j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
 					}
-					packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
-					for icIdx := range nIC {
-						_, _, ic, mc, p := blockA(pcIdx, icIdx)
-						for jr := 0; jr < nc; jr += nrw {
-							macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
-						}
+					continue
+				}
+				packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
+				for icIdx := range nIC {
+					_, _, ic, mc, p := blockA(pcIdx, icIdx)
+					for jr := 0; jr < nc; jr += nrw {
+						macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
 					}
 				}
 			}
+		}
+	}
+	for range min(workers, nChunks) - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			work()
 		}()
 	}
+	work() // the caller is a worker too (no wake-up to wait for)
 	wg.Wait()
 }
 
@@ -328,23 +343,27 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 		unit, units = mr, mb
 	}
 	parts = min(parts, units)
-	for w := range parts {
+	part := func(w int) {
 		u0, u1 := units*w/parts, units*(w+1)/parts
 		lo, hi := u0*unit, u1*unit
+		bufs := bufPool.Get().(*gemmBufs)
+		defer bufPool.Put(bufs)
+		if splitN {
+			hi = min(hi, n)
+			gemmSerial(c[lo:], ldc, a, lda, b.sub(lo), m, hi-lo, k, accumulate, bufs)
+		} else {
+			hi = min(hi, m)
+			gemmSerial(c[lo*ldc:], ldc, a[lo*lda:], lda, b, hi-lo, n, k, accumulate, bufs)
+		}
+	}
+	for w := 1; w < parts; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bufs := bufPool.Get().(*gemmBufs)
-			defer bufPool.Put(bufs)
-			if splitN {
-				hi = min(hi, n)
-				gemmSerial(c[lo:], ldc, a, lda, b.sub(lo), m, hi-lo, k, accumulate, bufs)
-			} else {
-				hi = min(hi, m)
-				gemmSerial(c[lo*ldc:], ldc, a[lo*lda:], lda, b, hi-lo, n, k, accumulate, bufs)
-			}
+			part(w)
 		}()
 	}
+	part(0) // the caller takes the first part
 	wg.Wait()
 }
 
