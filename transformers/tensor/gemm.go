@@ -57,6 +57,9 @@ var bufPool = sync.Pool{New: func() any {
 	}
 }}
 
+// aPool recycles the shared packed-A buffers of gemmSharedA (a free list, like bufPool).
+var aPool = sync.Pool{New: func() any { return new([]float32) }}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -199,7 +202,12 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 	lastMC := m - (nIC-1)*mcBlk
 	mPad := (nIC-1)*mcBlk + (lastMC+mr-1)/mr*mr // rows of the packed A, padded per panel
 	nPC := (k + kcBlk - 1) / kcBlk
-	ap := make([]float32, mPad*k)
+	apBuf := aPool.Get().(*[]float32)
+	defer aPool.Put(apBuf)
+	if cap(*apBuf) < mPad*k {
+		*apBuf = make([]float32, mPad*k)
+	}
+	ap := (*apBuf)[:mPad*k] // every element is written by packA (panels are zero-padded there)
 	// packed block (pc, ic) starts at pc*kcBlk*mPad + ic*mcBlk*kc
 	blockA := func(pcIdx, icIdx int) (pc, kc, ic, mc int, p []float32) {
 		pc, ic = pcIdx*kcBlk, icIdx*mcBlk
