@@ -43,3 +43,5 @@ func axpy(y, x []float32, a float32) {
 func packA6(p, src []float32, lda, kc int) int { return 0 }
 
 func kernRows32(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return false }
+
+func sigmoidMul(x []float32, gelu bool) { sigmoidMulGo(x, gelu) }

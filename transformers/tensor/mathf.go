@@ -79,3 +79,17 @@ func max32(a, b float32) float32 {
 	}
 	return a
 }
+
+// sigmoidMulGo sets x[i] = x[i]*sigmoid(u) with u = x (SiLU) or, for gelu, u =
+// 2*sqrt(2/pi)*(x+0.044715x^3), since 0.5*(1+tanh(v)) = sigmoid(2v) (no cancellation near -1).
+func sigmoidMulGo(x []float32, gelu bool) {
+	const c = 1.5957691216057308 // 2*sqrt(2/pi)
+	for i, v := range x {
+		f := float64(v)
+		u := f
+		if gelu {
+			u = c * (f + 0.044715*f*f*f)
+		}
+		x[i] = float32(f / (1 + math.Exp(-u)))
+	}
+}

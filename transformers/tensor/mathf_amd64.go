@@ -69,3 +69,16 @@ func axpy(y, x []float32, a float32) {
 		y[i] += a * x[i]
 	}
 }
+
+//go:noescape
+func sigmoidMulAVX2(x *float32, n int, gelu int)
+
+// sigmoidMul sets x[i] = x[i]*sigmoid(u(x[i])) with u(x) = x (SiLU) or, for gelu, the tanh-GELU
+// argument 2*sqrt(2/pi)*(x+0.044715x^3).
+func sigmoidMul(x []float32, gelu bool) {
+	if n8 := len(x) &^ 7; hasAVX2 && n8 > 0 {
+		sigmoidMulAVX2(unsafe.SliceData(x), n8, boolInt(gelu))
+		x = x[n8:]
+	}
+	sigmoidMulGo(x, gelu)
+}

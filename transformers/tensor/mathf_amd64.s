@@ -201,7 +201,25 @@ DATA mathc<>+688(SB)/4, $0x80000000
 DATA mathc<>+692(SB)/4, $0x80000000
 DATA mathc<>+696(SB)/4, $0x80000000
 DATA mathc<>+700(SB)/4, $0x80000000
-GLOBL mathc<>(SB), RODATA|NOPTR, $704
+// 704: 0.044715 (gelu tanh)
+DATA mathc<>+704(SB)/4, $0x3d372713
+DATA mathc<>+708(SB)/4, $0x3d372713
+DATA mathc<>+712(SB)/4, $0x3d372713
+DATA mathc<>+716(SB)/4, $0x3d372713
+DATA mathc<>+720(SB)/4, $0x3d372713
+DATA mathc<>+724(SB)/4, $0x3d372713
+DATA mathc<>+728(SB)/4, $0x3d372713
+DATA mathc<>+732(SB)/4, $0x3d372713
+// 736: 2*sqrt(2/pi)
+DATA mathc<>+736(SB)/4, $0x3fcc422a
+DATA mathc<>+740(SB)/4, $0x3fcc422a
+DATA mathc<>+744(SB)/4, $0x3fcc422a
+DATA mathc<>+748(SB)/4, $0x3fcc422a
+DATA mathc<>+752(SB)/4, $0x3fcc422a
+DATA mathc<>+756(SB)/4, $0x3fcc422a
+DATA mathc<>+760(SB)/4, $0x3fcc422a
+DATA mathc<>+764(SB)/4, $0x3fcc422a
+GLOBL mathc<>(SB), RODATA|NOPTR, $768
 
 // EXP sets X = e^X (Cephes expf: |error| ~ 1 ulp; inputs clamped to [-88.38, 88.38], the low end
 // giving 0; NaN stays NaN) using temporaries T1..T3; R8 points at mathc.
@@ -361,5 +379,39 @@ axloop:
 	DECQ CX
 	JNZ  axloop
 axdone:
+	VZEROUPPER
+	RET
+
+// func sigmoidMulAVX2(x *float32, n int, gelu int)
+// x[i] = x[i] / (1 + e^(-u)) for i < n (a multiple of 8), with u = x (SiLU) or, when gelu != 0,
+// u = 2*sqrt(2/pi)*(x + 0.044715*x^3) (the tanh GELU: 0.5*(1+tanh(v)) = sigmoid(2v)).
+TEXT ·sigmoidMulAVX2(SB), NOSPLIT, $0-24
+	MOVQ x+0(FP), DI
+	MOVQ n+8(FP), CX
+	MOVQ gelu+16(FP), DX
+	LEAQ mathc<>(SB), R8
+	VMOVUPS 672(R8), Y15
+	SHRQ $3, CX
+	JEQ  smdone
+smloop:
+	VMOVUPS (DI), Y0
+	VMOVUPS Y0, Y6
+	TESTQ DX, DX
+	JEQ  smexp
+	VMULPS Y0, Y0, Y1
+	VMULPS 704(R8), Y1, Y1
+	VMULPS Y0, Y1, Y1
+	VADDPS Y0, Y1, Y1
+	VMULPS 736(R8), Y1, Y6
+smexp:
+	VXORPS Y15, Y6, Y6
+	EXP(Y6, Y7, Y8, Y9)
+	VADDPS 288(R8), Y6, Y6
+	VDIVPS Y6, Y0, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	DECQ CX
+	JNZ  smloop
+smdone:
 	VZEROUPPER
 	RET

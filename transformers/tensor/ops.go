@@ -188,13 +188,7 @@ func GELUInPlace(t *Tensor) {
 
 // GELUTanhInPlace applies the tanh approximation of GELU (ACT2FN["gelu_new"], "gelu_pytorch_tanh").
 func GELUTanhInPlace(t *Tensor) {
-	const c = 0.7978845608028654 // sqrt(2/pi)
-	unaryInPlace(t, func(x []float32) {
-		for i, v := range x {
-			f := float64(v)
-			x[i] = float32(0.5 * f * (1 + math.Tanh(c*(f+0.044715*f*f*f))))
-		}
-	})
+	unaryInPlace(t, func(x []float32) { sigmoidMul(x, true) })
 }
 
 // ReLUInPlace applies max(x, 0) (torch relu_).
@@ -210,12 +204,7 @@ func ReLUInPlace(t *Tensor) {
 
 // SiLUInPlace applies x*sigmoid(x) (torch silu_).
 func SiLUInPlace(t *Tensor) {
-	unaryInPlace(t, func(x []float32) {
-		for i, v := range x {
-			f := float64(v)
-			x[i] = float32(f / (1 + math.Exp(-f)))
-		}
-	})
+	unaryInPlace(t, func(x []float32) { sigmoidMul(x, false) })
 }
 
 // TanhInPlace applies tanh (torch tanh_).
