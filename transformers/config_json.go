@@ -55,6 +55,9 @@ func ReadJSONFile(path string) (map[string]any, error) {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Size() > MaxConfigFileBytes {
+		return nil, fmt.Errorf("%s: %d bytes, over the %d-byte limit for a configuration file: %w", path, st.Size(), MaxConfigFileBytes, ErrInvalidConfig)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileBytes+1))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
