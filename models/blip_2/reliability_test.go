@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -397,6 +398,61 @@ func TestBadProcessorFiles(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.file) {
 				t.Errorf("error does not name %s: %v", c.file, err)
+			}
+		})
+	}
+}
+
+// TestGenerateBadInputs: malformed tensors and ids given to Generate are errors found by the input
+// checks (not panics recovered as "internal error"); inputs transformers accepts still generate.
+func TestGenerateBadInputs(t *testing.T) {
+	_, model := relLoad(t)
+	const imageID = 50260 // the fixture's image_token_index; num_query_tokens is 6
+	pv := tensor.New(1, 3, 56, 56)
+	prompt := func(extra ...int) [][]int {
+		r := []int{imageID, imageID, imageID, imageID, imageID, imageID, 2}
+		return [][]int{append(r, extra...)}
+	}
+	nan := tensor.New(1, 3, 56, 56)
+	for i := range nan.Data {
+		nan.Data[i] = float32(math.NaN())
+	}
+	cases := []struct {
+		name string
+		in   *blip2.GenerateInput
+		ok   bool
+	}{
+		{"id beyond the vocabulary", &blip2.GenerateInput{PixelValues: pv, InputIDs: prompt(1 << 30)}, false},
+		{"negative id", &blip2.GenerateInput{PixelValues: pv, InputIDs: prompt(-1)}, false},
+		{"attention mask too short", &blip2.GenerateInput{PixelValues: pv, InputIDs: prompt(5), AttentionMask: [][]int{{1, 1}}}, false},
+		{"attention mask not 0/1", &blip2.GenerateInput{PixelValues: pv, InputIDs: prompt(5), AttentionMask: [][]int{{7, 7, 7, 7, 7, 7, 7, 7}}}, false},
+		{"ragged input_ids", &blip2.GenerateInput{PixelValues: tensor.New(2, 3, 56, 56), InputIDs: [][]int{{1, 2}, {1}}}, false},
+		{"rows differ from images", &blip2.GenerateInput{PixelValues: tensor.New(2, 3, 56, 56), InputIDs: prompt(5)}, false},
+		{"no rows", &blip2.GenerateInput{PixelValues: pv, InputIDs: [][]int{}}, false},
+		{"4 channels", &blip2.GenerateInput{PixelValues: tensor.New(1, 4, 56, 56)}, false},
+		{"smaller than a patch", &blip2.GenerateInput{PixelValues: tensor.New(1, 3, 13, 13)}, false},
+		{"data shorter than shape", &blip2.GenerateInput{PixelValues: &tensor.Tensor{Shape: []int{1, 3, 56, 56}, Data: make([]float32, 10)}}, false},
+		{"rank 3 pixel_values", &blip2.GenerateInput{PixelValues: tensor.New(3, 56, 56)}, false},
+		{"no <image> tokens", &blip2.GenerateInput{PixelValues: pv, InputIDs: [][]int{{2, 5}}}, false},
+		{"one <image> token too many", &blip2.GenerateInput{PixelValues: pv, InputIDs: [][]int{{imageID, imageID, imageID, imageID, imageID, imageID, imageID, 2}}}, false},
+		{"nil input", nil, false},
+		{"NaN pixels (torch generates too)", &blip2.GenerateInput{PixelValues: nan}, true},
+		{"57x56 image (torch floors the patch grid)", &blip2.GenerateInput{PixelValues: tensor.New(1, 3, 57, 56)}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out, err := model.Generate(context.Background(), c.in, generation.WithMaxNewTokens(3))
+			if err != nil && strings.Contains(err.Error(), "internal error") {
+				t.Fatalf("a panic was recovered instead of the input being checked: %v", err)
+			}
+			if c.ok {
+				if err != nil || len(out.Sequences) != 1 {
+					t.Fatalf("err %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("accepted: %v", out.Sequences)
 			}
 		})
 	}
