@@ -197,7 +197,7 @@ func runGemm(ctx context.Context, args []string) error {
 		}
 		fmt.Println(line)
 	}
-	if ys != nil {
+	if ys != nil && !math.IsInf(gemmRatioMin, 1) {
 		res["gemm_ratio_min"] = gemmRatioMin
 	}
 	return json.NewEncoder(os.Stdout).Encode(res)
