@@ -258,36 +258,48 @@ func gen8(b *strings.Builder, dt string, esz int, load func(addr, reg string) st
 	for r := 8; r < 16; r++ {
 		fmt.Fprintf(b, "\tVXORPS Y%d, Y%d, Y%d\n", r, r, r)
 	}
-	rows := []string{"(DI)", "(DI)(R10*1)", "(DI)(R10*2)", "(DI)(R12*1)", "(R13)", "(R13)(R10*1)", "(R13)(R10*2)", "(R13)(R12*1)"}
-	pf := func() {
-		for _, a := range rows {
-			fmt.Fprintf(b, "\tPREFETCHT0 %d%s\n", gemvPrefetch, a)
-		}
-	}
+	type row struct{ base, index string }
+	rows := []row{{"DI", ""}, {"DI", "(R10*1)"}, {"DI", "(R10*2)"}, {"DI", "(R12*1)"}, {"R13", ""}, {"R13", "(R10*1)"}, {"R13", "(R10*2)"}, {"R13", "(R12*1)"}}
+	addr := func(r row, disp int) string { return fmt.Sprintf("%d(%s)%s", disp, r.base, r.index) }
+	// one step: 8 (16 for BF16) columns of the 8 rows; wStep/xStep bytes per step
+	wStep, xStep, shift := 8*esz, 32, 3
 	if dt == "BF16" {
+		wStep, xStep, shift = 32, 64, 4
 		b.WriteString("\tMOVQ $0xffff0000, AX\n\tMOVQ AX, X4\n\tVPBROADCASTD X4, Y4\n")
-		b.WriteString("\tSHRQ $4, CX\n\tJEQ reduce\nloop:\n")
-		pf()
-		b.WriteString("\tVMOVUPS (SI), Y0\n\tVMOVUPS 32(SI), Y1\n")
-		for j, a := range rows {
-			fmt.Fprintf(b, "\tVMOVDQU %s, Y5\n\tVPSLLD $16, Y5, Y6\n\tVPAND Y4, Y5, Y5\n", a)
-			fmt.Fprintf(b, "\tVFMADD231PS Y0, Y6, Y%d\n\tVFMADD231PS Y1, Y5, Y%d\n", 8+j, 8+j)
+	}
+	step := func(s int) {
+		xo, wo := s*xStep, s*wStep
+		if dt == "BF16" {
+			fmt.Fprintf(b, "\tVMOVUPS %d(SI), Y0\n\tVMOVUPS %d(SI), Y1\n", xo, xo+32)
+			for j, r := range rows {
+				fmt.Fprintf(b, "\tVMOVDQU %s, Y5\n\tVPSLLD $16, Y5, Y6\n\tVPAND Y4, Y5, Y5\n", addr(r, wo))
+				fmt.Fprintf(b, "\tVFMADD231PS Y0, Y6, Y%d\n\tVFMADD231PS Y1, Y5, Y%d\n", 8+j, 8+j)
+			}
+			return
 		}
-		b.WriteString("\tADDQ $64, SI\n\tADDQ $32, DI\n\tADDQ $32, R13\n\tDECQ CX\n\tJNZ loop\nreduce:\n")
-	} else {
-		b.WriteString("\tSHRQ $3, CX\n\tJEQ reduce\nloop:\n")
-		pf()
-		b.WriteString("\tVMOVUPS (SI), Y0\n")
-		for j, a := range rows {
+		fmt.Fprintf(b, "\tVMOVUPS %d(SI), Y0\n", xo)
+		for j, r := range rows {
 			if dt == "F32" {
-				fmt.Fprintf(b, "\tVFMADD231PS %s, Y0, Y%d\n", a, 8+j)
+				fmt.Fprintf(b, "\tVFMADD231PS %s, Y0, Y%d\n", addr(r, wo), 8+j)
 				continue
 			}
-			b.WriteString(load(a, "Y1"))
+			b.WriteString(load(addr(r, wo), "Y1"))
 			fmt.Fprintf(b, "\tVFMADD231PS Y1, Y0, Y%d\n", 8+j)
 		}
-		fmt.Fprintf(b, "\tADDQ $32, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R13\n\tDECQ CX\n\tJNZ loop\nreduce:\n", 8*esz, 8*esz)
 	}
+	// main loop: u steps = one 64-byte cache line of every row, with one prefetch per row
+	u := 64 / wStep
+	fmt.Fprintf(b, "\tSHRQ $%d, CX\n\tCMPQ CX, $%d\n\tJLT tail\nloop:\n", shift, u)
+	for _, r := range rows {
+		fmt.Fprintf(b, "\tPREFETCHT0 %s\n", addr(r, gemvPrefetch))
+	}
+	for s := range u {
+		step(s)
+	}
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $64, DI\n\tADDQ $64, R13\n\tSUBQ $%d, CX\n\tCMPQ CX, $%d\n\tJGE loop\n", u*xStep, u, u)
+	b.WriteString("tail:\n\tTESTQ CX, CX\n\tJEQ reduce\nloop1:\n")
+	step(0)
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R13\n\tDECQ CX\n\tJNZ loop1\nreduce:\n", xStep, wStep, wStep)
 	for g := range 2 {
 		a := 8 + 4*g
 		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
