@@ -272,6 +272,7 @@ func (b *builder) finish() (*Tokenizer, error) {
 		}
 	}
 	var additional []string
+	inAdditional := map[string]bool{} // a set: a list of 10^5 tokens made loading quadratic
 	addAdditional := func(raw json.RawMessage, file string) error {
 		if len(raw) == 0 || string(raw) == "null" {
 			return nil
@@ -285,7 +286,8 @@ func (b *builder) finish() (*Tokenizer, error) {
 			if err != nil {
 				return err
 			}
-			if ok && !contains(additional, tok.Content) {
+			if ok && !inAdditional[tok.Content] {
+				inAdditional[tok.Content] = true
 				additional = append(additional, tok.Content)
 			}
 		}

@@ -3,6 +3,7 @@ package tokenizer_test
 import (
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,5 +84,36 @@ func TestBadTokenizerFolders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestManyAdditionalSpecialTokens: 50 000 additional special tokens load (the list was deduplicated
+// with a linear search, so a 0.5 MB tokenizer_config.json took seconds, and 5 MB hours) and work.
+func TestManyAdditionalSpecialTokens(t *testing.T) {
+	const n = 50000
+	var b strings.Builder
+	b.WriteString(`{"additional_special_tokens":[`)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`"<t` + strconv.Itoa(i) + `>"`)
+	}
+	b.WriteString(`,"<t7>"]}`) // a repeat, dropped as Python does
+	tok, err := loadDir(t, "", map[string][]byte{tokenizer.VocabJSONFile: []byte(tinyVocab), tokenizer.MergesFile: []byte(tinyMerges),
+		tokenizer.TokenizerConfigFile: []byte(b.String())}, tokenizer.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(tok.AdditionalSpecialTokens()); got != n {
+		t.Fatalf("%d additional special tokens, want %d", got, n)
+	}
+	id, ok := tok.TokenToID("<t49999>")
+	if !ok {
+		t.Fatal("<t49999> has no id")
+	}
+	ids, err := tok.Encode("a<t49999>b", false)
+	if err != nil || len(ids) != 3 || ids[1] != id {
+		t.Fatalf("Encode: %v %v, want the middle id %d", ids, err, id)
 	}
 }
