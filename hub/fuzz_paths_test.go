@@ -1,6 +1,9 @@
 package hub
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,6 +107,74 @@ func FuzzShardFiles(f *testing.F) {
 				t.Fatalf("unsafe shard name %q returned", n)
 			}
 			mustInside(t, dir, filepath.Join(dir, filepath.FromSlash(n)))
+		}
+	})
+}
+
+// inProcess is an http.RoundTripper that serves every request with a handler in the same process
+// (no network: absolute redirects to other hosts land there too).
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(r *http.Request) (*http.Response, error) {
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, r)
+	res := rec.Result()
+	res.Request = r
+	return res, nil
+}
+
+// FuzzHostileHub plays a hub (or an HF_ENDPOINT mirror) that answers with fuzzed headers, redirects,
+// listings and bodies. Whatever it sends, Download and Snapshot return a path inside the cache root
+// or an error, and nothing is written outside the root.
+func FuzzHostileHub(f *testing.F) {
+	const good = "0123456789abcdef0123456789abcdef01234567"
+	f.Add(uint16(200), good, `"abc123"`, "", "", []byte(`{"siblings":[{"rfilename":"config.json"}],"sha":"`+good+`"}`), []byte("{}"))
+	f.Add(uint16(302), good, `"aaaa"`, "5", "https://cdn.example/x", []byte(`{"siblings":[{"rfilename":"../../x"}],"sha":"../.."}`), []byte("hello"))
+	f.Add(uint16(307), "../../../../tmp", `W/"../../../x"`, "-1", "/org/model/resolve/main/../../../x", []byte(`{"siblings":[{"rfilename":"model.safetensors.index.json"}]}`), []byte(`{"weight_map":{"a":"../../evil.bin"}}`))
+	f.Add(uint16(200), good, `"`+strings.Repeat("a", 64)+`"`, "3", "", []byte(`{}`), []byte("abc"))
+	parent := f.TempDir()
+	f.Fuzz(func(t *testing.T, status uint16, commit, etag, size, location string, listing, body []byte) {
+		root := filepath.Join(parent, "cache")
+		defer os.RemoveAll(root)
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasPrefix(r.URL.Path, "/api/") {
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(listing)
+				return
+			}
+			w.Header().Set("X-Repo-Commit", commit)
+			w.Header().Set("ETag", etag)
+			if size != "" {
+				w.Header().Set("X-Linked-Size", size)
+			}
+			st := int(status)
+			if st < 100 || st > 599 || r.Method == http.MethodGet && st/100 == 3 {
+				st = 200
+			}
+			if st/100 == 3 {
+				w.Header().Set("Location", location)
+			}
+			w.WriteHeader(st)
+			if r.Method == http.MethodGet {
+				w.Write(body)
+			}
+		})
+		c := NewClient(Options{Endpoint: "https://hub.example", CacheDir: root, HTTPClient: &http.Client{Transport: inProcess{h}}})
+		ctx := context.Background()
+		if p, err := c.Download(ctx, "org/model", "main", "config.json"); err == nil {
+			mustInside(t, root, p)
+		}
+		if p, err := c.Snapshot(ctx, "org/model", SnapshotOptions{}); err == nil {
+			mustInside(t, root, p)
+		}
+		ents, err := os.ReadDir(parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range ents {
+			if e.Name() != "cache" {
+				t.Fatalf("%q appeared outside the cache root", e.Name())
+			}
 		}
 	})
 }
