@@ -607,3 +607,27 @@ func TestExpSubSumGELUVector(t *testing.T) {
 		}
 	}
 }
+
+// TestAttentionMaskedRow: a query row whose mask is all -Inf attends to nothing (zeros), in both
+// the GEMM path and the decode (GEMV) path.
+func TestAttentionMaskedRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(27, 28))
+	for _, tq := range []int{1, 20} {
+		q, k, v := randT(r, 1, 2, tq, 16), randT(r, 1, 2, 9, 16), randT(r, 1, 2, 9, 16)
+		mask := New(1, 1, tq, 9)
+		for j := range 9 {
+			mask.Data[j] = float32(math.Inf(-1)) // query row 0 sees nothing
+		}
+		got := Attention(q, k, v, mask, 0.25)
+		for h := range 2 {
+			for d := range 16 {
+				if v := got.Data[(h*tq)*16+d]; v != 0 {
+					t.Fatalf("tq=%d head %d: masked row gives %g, want 0", tq, h, v)
+				}
+			}
+		}
+		if tq > 1 && got.Data[16] == 0 && got.Data[17] == 0 {
+			t.Fatalf("tq=%d: unmasked row is zero", tq)
+		}
+	}
+}
