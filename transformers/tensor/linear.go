@@ -20,7 +20,8 @@ func weightB(w *Weight, k int) matB {
 	return matB{dt: w.DType, f32: w.F32, half: w.Half, ld: k, trans: true}
 }
 
-// gemvLinear handles few rows: the weight is streamed once, 4 rows at a time, widened in registers.
+// gemvLinear handles few rows (m <= gemvMx): the weight is streamed once, 4 weight rows x 2 input
+// rows per kernel call (8 weight rows for a single input row), widened in registers.
 func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 	kv := gemvCols(w.DType, k)
 	xs := x // the inputs as the kernel reads them
