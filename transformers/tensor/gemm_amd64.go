@@ -167,22 +167,23 @@ func gemv8x1BF16(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
 //go:noescape
 func gemv8x1F16(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
 
-// gemv8asm computes res[j] = x · w[j0+j][:kv] for 8 weight rows with the assembly kernel (kv > 0 as
-// given by gemvCols; x de-interleaved for BF16).
-func gemv8asm(kv int, x []float32, w *Weight, j0 int, res *[8]float32) {
+// gemv8asm computes res[t] = x · w[j0+t*step][:kv] for 8 weight rows step rows apart with the
+// assembly kernel (kv > 0 as given by gemvCols; x de-interleaved for BF16).
+func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32) {
 	k := w.Shape[1]
 	_ = x[kv-1]
 	px := unsafe.SliceData(x)
+	last := (j0+7*step)*k + kv - 1
 	if w.DType == F32 {
-		_ = w.F32[(j0+7)*k+kv-1]
-		gemv8x1F32(kv, px, unsafe.Pointer(&w.F32[j0*k]), k, &res[0])
+		_ = w.F32[last]
+		gemv8x1F32(kv, px, unsafe.Pointer(&w.F32[j0*k]), k*step, &res[0])
 		return
 	}
-	_ = w.Half[(j0+7)*k+kv-1]
+	_ = w.Half[last]
 	if w.DType == BF16 {
-		gemv8x1BF16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k, &res[0])
+		gemv8x1BF16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k*step, &res[0])
 	} else {
-		gemv8x1F16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k, &res[0])
+		gemv8x1F16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k*step, &res[0])
 	}
 }
 

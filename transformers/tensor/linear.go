@@ -88,26 +88,28 @@ func gemvLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 	})
 }
 
-// gemvOneRow is gemvLinear for a single input row: 8 weight rows per kernel call (more memory
-// streams in flight than the 4-row kernel).
+// gemvOneRow is gemvLinear for a single input row. The weight goes in blocks of 16 rows, each as two
+// kernel calls over 8 rows two apart (even rows, then odd rows): measured 20% faster than 8
+// consecutive rows, the memory streams then land on more DRAM pages at once.
 func gemvOneRow(out, x, xs []float32, w *Weight, bias []float32, n, k, kv int) {
-	groups := (n + 7) / 8
-	minG := max(1, (1<<16)/max(1, 8*k*w.DType.Size()))
-	parallelFor(groups, minG, func(lo, hi int) {
-		var res [8]float32
-		var tail [8]float32
-		for g := lo; g < hi; g++ {
-			j0 := g * 8
-			rows := min(8, n-j0)
-			if rows == 8 {
-				gemv8asm(kv, xs, w, j0, &res)
+	blocks := (n + 15) / 16
+	minB := max(1, (1<<16)/max(1, 16*k*w.DType.Size()))
+	parallelFor(blocks, minB, func(lo, hi int) {
+		var res [16]float32
+		var half [8]float32
+		for blk := lo; blk < hi; blk++ {
+			j0 := blk * 16
+			rows := min(16, n-j0)
+			if rows == 16 {
+				for par := range 2 {
+					gemv8asm(kv, xs, w, j0+par, 2, &half)
+					for t, v := range half {
+						res[par+2*t] = v
+					}
+				}
 				if kv < k {
-					for h := 0; h < 8; h += 4 {
-						clear(tail[:])
-						gemv4Tail(k, kv, x, x, w, j0+h, 1, &tail)
-						for j := range 4 {
-							res[h+j] += tail[j]
-						}
+					for j := range 16 {
+						res[j] += dotWeight(x[kv:k], w, (j0+j)*k+kv)
 					}
 				}
 			} else {
