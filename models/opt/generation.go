@@ -134,7 +134,10 @@ func (m *OPTForCausalLM) Generate(ctx context.Context, inputIDs, attentionMask [
 			out, err = nil, fmt.Errorf("opt: generate: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	base, err := m.GenerationConfigFromModel()
+	base := m.GenerationConfig
+	if base == nil {
+		base, err = m.GenerationConfigFromModel()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opt: generate: %w", err)
 	}

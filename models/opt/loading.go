@@ -3,15 +3,18 @@ package opt
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 
 	"github.com/gotransformers/gotransformers/transformers"
+	"github.com/gotransformers/gotransformers/transformers/generation"
 	"github.com/gotransformers/gotransformers/transformers/weights"
 )
 
 // checkpointFiles are the files FromPretrained asks the resolver for: config.json and the weight
 // files in transformers' order of preference (only those that exist are used).
 var checkpointFiles = []string{
-	transformers.ConfigName, weights.SafetensorsName, weights.SafetensorsIndexName, weights.PytorchName, weights.PytorchIndexName,
+	transformers.ConfigName, generation.GenerationConfigName, weights.SafetensorsName, weights.SafetensorsIndexName, weights.PytorchName, weights.PytorchIndexName,
 }
 
 // binderFor returns a binder over sd honouring WithDType (nil: weights keep their stored dtype).
@@ -51,6 +54,14 @@ func FromPretrained(ctx context.Context, nameOrPath string, opts ...transformers
 		return nil, fmt.Errorf("opt: load %s: %w", dir, err)
 	}
 	m.sd = sd
+	if _, err := os.Stat(filepath.Join(dir, generation.GenerationConfigName)); err == nil {
+		gc, err := generation.GenerationConfigFromPretrained(ctx, dir)
+		if err != nil {
+			m.Close()
+			return nil, fmt.Errorf("opt: load %s: %w", dir, err)
+		}
+		m.GenerationConfig = gc
+	}
 	return m, nil
 }
 

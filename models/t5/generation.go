@@ -108,7 +108,10 @@ func (m *T5ForConditionalGeneration) Generate(ctx context.Context, inputIDs, att
 			out, err = nil, fmt.Errorf("t5: generate: internal error: %v\n%s", r, debug.Stack())
 		}
 	}()
-	base, err := m.GenerationConfigFromModel()
+	base := m.GenerationConfig
+	if base == nil {
+		base, err = m.GenerationConfigFromModel()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("t5: generate: %w", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gotransformers/gotransformers/transformers/generation"
 	"github.com/gotransformers/gotransformers/transformers/nn"
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 	"github.com/gotransformers/gotransformers/transformers/weights"
@@ -441,6 +442,11 @@ type T5ForConditionalGeneration struct {
 	Decoder *T5Stack
 	// LMHead: [VocabSize, DModel], no bias.
 	LMHead *tensor.Weight
+
+	// GenerationConfig is the model's generation_config.json when FromPretrained found one (the
+	// model's generation_config attribute); nil means defaults derived from Config. Generate starts
+	// from it; call options override it.
+	GenerationConfig *generation.GenerationConfig
 
 	sd *weights.StateDict // the checkpoint FromPretrained opened (nil otherwise)
 }
