@@ -236,13 +236,15 @@ func genKern(b *strings.Builder, rows int) {
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
 
-// gemvPrefetch is how far ahead (bytes) the GEMV kernels prefetch each of their 4 weight rows.
+// gemvPrefetch is how far ahead (bytes) the GEMV kernels prefetch each weight row. They prefetch
+// into L2 (PREFETCHT1): the L2 tracks more outstanding misses than L1, which measured 30-40% more
+// bandwidth than PREFETCHT0 on Zen 4.
 const gemvPrefetch = 2048
 
 // writePrefetch prefetches the 4 weight rows (DI + {0,1,2,3}*R10) gemvPrefetch bytes ahead.
 func writePrefetch(b *strings.Builder) {
 	for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R12*1)"} {
-		fmt.Fprintf(b, "\tPREFETCHT0 %d(DI)%s\n", gemvPrefetch, ix)
+		fmt.Fprintf(b, "\tPREFETCHT1 %d(DI)%s\n", gemvPrefetch, ix)
 	}
 }
 
@@ -295,7 +297,7 @@ func gen8(b *strings.Builder, dt string, esz int, load func(addr, reg string) st
 		dist = 2 * gemvPrefetch
 	}
 	for _, r := range rows {
-		fmt.Fprintf(b, "\tPREFETCHT0 %s\n", addr(r, dist))
+		fmt.Fprintf(b, "\tPREFETCHT1 %s\n", addr(r, dist))
 	}
 	for s := range u {
 		step(s)
