@@ -22,6 +22,7 @@ test:
 
 test-purego:
 	CGO_ENABLED=0 $(GO) test -tags purego ./...
+	CGO_ENABLED=0 $(GO) test -tags noavx512 ./transformers/tensor/...
 
 parity:
 	$(GO) run ./cmd/parity parity/testdata
