@@ -37,6 +37,7 @@ func newRegistry() registry {
 	registerQFormer(r)
 	registerCaption(r)
 	registerLMShapes(r)
+	registerPrefill(r)
 	return r
 }
 

@@ -100,6 +100,9 @@ func (c *kvBuf) reorder(rows []int) {
 // q: [B, Tq, H*dh]; masked: [B, Tq, Tk] or nil; bias: [H, Tq, Tk] or nil. Returns [B, Tq, H*dh].
 func attention(q *tensor.Tensor, kv *kvBuf, masked []bool, bias []float32) *tensor.Tensor {
 	bsz, tq := q.Shape[0], q.Shape[1]
+	if tq >= fusedMinRows {
+		return attentionFused(q, kv, masked, bias)
+	}
 	H, dh, tk := kv.h, kv.dh, kv.n
 	hd := H * dh
 	out := tensor.New(bsz, tq, hd)
@@ -167,6 +170,60 @@ func attention(q *tensor.Tensor, kv *kvBuf, masked []bool, bias []float32) *tens
 		}
 	})
 	return out
+}
+
+// fusedMinRows is the query count from which attention runs through tensor.Attention (the
+// prompt / encoder pass). A profile of the BLIP-2 caption showed the scalar loop below taking ~15 %
+// of the language model's prefill CPU time (44 queries x 44 keys x 32 heads per layer); decode
+// steps (one query) keep the scalar loop, which streams the cache once.
+const fusedMinRows = 2
+
+// attentionFused is attention through the fused tensor.Attention kernel: the mask becomes the
+// additive finfo(float32).min mask transformers uses (plus the bias), so a row whose keys are all
+// masked attends uniformly to every key, exactly as in the scalar loop and in transformers' eager
+// attention.
+func attentionFused(q *tensor.Tensor, kv *kvBuf, masked []bool, bias []float32) *tensor.Tensor {
+	bsz, tq := q.Shape[0], q.Shape[1]
+	H, dh, tk := kv.h, kv.dh, kv.n
+	q4 := tensor.Permute(q.Reshape(bsz, tq, H, dh), 0, 2, 1, 3) // [B, H, Tq, dh]
+	var k4, v4 *tensor.Tensor                                   // [B, H, Tk, dh]
+	if kv.capacity == tk {
+		k4 = tensor.From(kv.k[:bsz*H*tk*dh], bsz, H, tk, dh)
+		v4 = tensor.From(kv.v[:bsz*H*tk*dh], bsz, H, tk, dh)
+	} else {
+		k4, v4 = tensor.New(bsz, H, tk, dh), tensor.New(bsz, H, tk, dh)
+		for r := 0; r < bsz*H; r++ {
+			copy(k4.Data[r*tk*dh:(r+1)*tk*dh], kv.k[r*kv.capacity*dh:r*kv.capacity*dh+tk*dh])
+			copy(v4.Data[r*tk*dh:(r+1)*tk*dh], kv.v[r*kv.capacity*dh:r*kv.capacity*dh+tk*dh])
+		}
+	}
+	var mask *tensor.Tensor
+	switch {
+	case bias != nil: // [B, H, Tq, Tk]
+		mask = tensor.New(bsz, H, tq, tk)
+		for b := 0; b < bsz; b++ {
+			for h := 0; h < H; h++ {
+				dst := mask.Data[(b*H+h)*tq*tk : (b*H+h+1)*tq*tk]
+				copy(dst, bias[h*tq*tk:(h+1)*tq*tk])
+				if masked != nil {
+					for i, m := range masked[b*tq*tk : (b+1)*tq*tk] {
+						if m {
+							dst[i] += -math.MaxFloat32
+						}
+					}
+				}
+			}
+		}
+	case masked != nil: // [B, 1, Tq, Tk]
+		mask = tensor.New(bsz, 1, tq, tk)
+		for i, m := range masked[:bsz*tq*tk] {
+			if m {
+				mask.Data[i] = -math.MaxFloat32
+			}
+		}
+	}
+	o := tensor.Attention(q4, k4, v4, mask, 1)                  // [B, H, Tq, dh]
+	return tensor.Permute(o, 0, 2, 1, 3).Reshape(bsz, tq, H*dh) // [B, Tq, H*dh]
 }
 
 func dot(a, b []float32) float32 {

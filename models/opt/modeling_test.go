@@ -61,6 +61,11 @@ func maxDiff(a, b []float32) float64 {
 	return m
 }
 
+// stepTol bounds cached decode steps against a full recompute: the full pass attends through
+// tensor.Attention, a step through the scalar loop, so the sums run in another order (a few float32
+// ulps of logits up to ~10).
+const stepTol = 3e-5
+
 func assertClose(t *testing.T, name string, want, got []float32, atol float64) {
 	t.Helper()
 	require.Equal(t, len(want), len(got), name)
@@ -159,7 +164,7 @@ func TestCacheMatchesFullForward(t *testing.T) {
 			require.Equal(t, p+1, c.Len())
 		}
 		for b := 0; b < 2; b++ {
-			assertClose(t, "step logits", full.Logits.Data[(b*T+p)*v:(b*T+p+1)*v], out.Logits.Data[b*v:(b+1)*v], 1e-5)
+			assertClose(t, "step logits", full.Logits.Data[(b*T+p)*v:(b*T+p+1)*v], out.Logits.Data[b*v:(b+1)*v], stepTol)
 		}
 	}
 }
@@ -187,7 +192,7 @@ func TestCacheReorder(t *testing.T) {
 		row := append(append([]int(nil), unpad(f.ids[r], f.mask[r])...), next[i])
 		one, err := f.m.Forward(ctx, &Input{InputIDs: [][]int{row}, LogitsToKeep: 1})
 		require.NoError(t, err)
-		assertClose(t, "reordered step", one.Logits.Data, out.Logits.Data[i*v:(i+1)*v], 1e-5)
+		assertClose(t, "reordered step", one.Logits.Data, out.Logits.Data[i*v:(i+1)*v], stepTol)
 	}
 	// a second reorder at the same batch size goes through the spare buffers
 	rows2 := []int{2, 2, 0}
@@ -204,7 +209,7 @@ func TestCacheReorder(t *testing.T) {
 		row := append(append([]int(nil), unpad(f.ids[r], f.mask[r])...), next[r2], 400)
 		one, err := f.m.Forward(ctx, &Input{InputIDs: [][]int{row}, LogitsToKeep: 1})
 		require.NoError(t, err)
-		assertClose(t, "second reorder", one.Logits.Data, out.Logits.Data[i*v:(i+1)*v], 1e-5)
+		assertClose(t, "second reorder", one.Logits.Data, out.Logits.Data[i*v:(i+1)*v], stepTol)
 	}
 	require.Error(t, c.Reorder([]int{3}))
 }
@@ -387,7 +392,7 @@ func TestVariants(t *testing.T) {
 					if mask[b][p] == 0 {
 						continue // padded query rows attend uniformly over what exists: not comparable
 					}
-					assertClose(t, "step", full.Logits.Data[(b*5+p)*v:(b*5+p+1)*v], out.Logits.Data[b*v:(b+1)*v], 1e-5)
+					assertClose(t, "step", full.Logits.Data[(b*5+p)*v:(b*5+p+1)*v], out.Logits.Data[b*v:(b+1)*v], stepTol)
 				}
 			}
 		})
