@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -26,11 +27,15 @@ type timingStreamer struct {
 	cpuStart time.Duration
 	puts     []time.Duration
 	cpus     []time.Duration // process CPU time since the start, at each Put
+	allocs   []uint64        // bytes allocated on the Go heap so far, at each Put
 }
 
 func (s *timingStreamer) Put(tokens [][]int) error {
 	s.puts = append(s.puts, time.Since(s.start))
 	s.cpus = append(s.cpus, cpuTime()-s.cpuStart)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	s.allocs = append(s.allocs, ms.TotalAlloc)
 	return nil
 }
 
@@ -97,6 +102,7 @@ func runCaption(ctx context.Context, args []string) error {
 	textTokens := len(in.InputIDs[0]) - m.Config.NumQueryTokens
 
 	var ttft, decode, ttftCPU, decodeCPU []time.Duration
+	var stepAlloc []float64 // heap bytes allocated per decode step
 	var last []int
 	var cpu []time.Duration
 	wall, err := timeRuns(ctx, &rf, &cpu, func() error {
@@ -114,6 +120,7 @@ func runCaption(ctx context.Context, args []string) error {
 		ttft = append(ttft, st.puts[1])
 		decode = append(decode, (total-st.puts[1])/time.Duration(len(st.puts)-2))
 		ttftCPU = append(ttftCPU, st.cpus[1])
+		stepAlloc = append(stepAlloc, float64(st.allocs[len(st.allocs)-1]-st.allocs[1])/float64(len(st.allocs)-2))
 		decodeCPU = append(decodeCPU, (totalCPU-st.cpus[1])/time.Duration(len(st.puts)-2))
 		last = out.Sequences[0]
 		return nil
@@ -164,6 +171,7 @@ func runCaption(ctx context.Context, args []string) error {
 		{"decode", fmt.Sprintf("%.0f ms/token", decMS), fmtSamples(decode, true) + " ms", fmt.Sprintf("%.0f ms/token", torchDec), ratio(torchDec, decMS),
 			fmt.Sprintf("%.0f ms/token", decCPUMS), ratio(torchDec, decCPUMS/2)},
 		{"decode bandwidth", fmt.Sprintf("%.1f GB/s", gbps), fmt.Sprintf("%.2f GB per token", float64(db)/1e9), "", fmt.Sprintf("floor ~%.0f ms/token", floor)},
+		{"heap allocated per decode step", fmt.Sprintf("%.2f MiB", medianF(stepAlloc)/(1<<20)), "", "", ""},
 		{"peak RSS", fmt.Sprintf("%.2f GiB", float64(peak)/gib), fmt.Sprintf("weights %.2f GiB", wg), fmt.Sprintf("%.1f GiB", torchOPTPeakRSSGiB), fmt.Sprintf("target <= %.2f GiB", wg*1.1+1)},
 	})
 	if cf.config == "opt-2.7b" && info.DType == tensor.BF16 {
@@ -175,5 +183,6 @@ func runCaption(ctx context.Context, args []string) error {
 		"peak_rss_gib": float64(peak) / gib, "weight_gib": wg,
 		"ttft_cpu_s": ttftCPUS, "decode_cpu_ms_per_token": decCPUMS,
 		"image_features_s": imgS, "image_features_cpu_s": imgCPUS,
+		"decode_alloc_mib_per_token": medianF(stepAlloc) / (1 << 20),
 	})
 }

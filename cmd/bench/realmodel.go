@@ -38,12 +38,14 @@ type runFlags struct {
 	runs       int
 	warmup     int
 	cpuprofile string
+	memprofile string
 }
 
 func (r *runFlags) register(fs *flag.FlagSet, defRuns int) {
 	fs.IntVar(&r.runs, "runs", defRuns, "timed runs (the median is reported)")
 	fs.IntVar(&r.warmup, "warmup", 1, "untimed runs before the timed ones")
 	fs.StringVar(&r.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
+	fs.StringVar(&r.memprofile, "memprofile", "", "write an allocation profile (every allocation sampled) after the timed runs to this file")
 }
 
 // startProfile starts a CPU profile when asked; the returned function stops it.
@@ -65,6 +67,21 @@ func (r *runFlags) startProfile() (func(), error) {
 	}, nil
 }
 
+// writeMemProfile writes the allocation profile when asked (errors are reported, not fatal).
+func (r *runFlags) writeMemProfile() {
+	if r.memprofile == "" {
+		return
+	}
+	f, err := os.Create(r.memprofile)
+	if err == nil {
+		err = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "memprofile: %v\n", err)
+	}
+}
+
 // timeRuns runs f warmup times untimed, then runs times timed, and returns the wall-clock
 // samples (in run order). When cpu is not nil it receives the process CPU time (user+system) of
 // each timed run: on a shared machine wall time / CPU time shows how much of the two cores we got.
@@ -77,11 +94,15 @@ func timeRuns(ctx context.Context, rf *runFlags, cpu *[]time.Duration, f func() 
 			return nil, err
 		}
 	}
+	if rf.memprofile != "" {
+		runtime.MemProfileRate = 1
+	}
 	stop, err := rf.startProfile()
 	if err != nil {
 		return nil, err
 	}
 	defer stop()
+	defer rf.writeMemProfile()
 	var s []time.Duration
 	for range max(rf.runs, 1) {
 		if err := ctx.Err(); err != nil {
