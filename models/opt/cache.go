@@ -1,6 +1,10 @@
 package opt
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gotransformers/gotransformers/transformers/nn"
+)
 
 // Cache is the key/value cache of one generation run (transformers' DynamicCache for OPT): per
 // layer, keys and values [B, H, T, head_dim] that grow by appending, with amortized capacity, so a
@@ -19,7 +23,7 @@ import "fmt"
 //	    and may change the batch size, e.g. [0 0 0 1 1 1] to expand 2 prompts to 3 beams each);
 //	    reorder the attention mask rows the same way.
 type Cache struct {
-	layers []*kvBuf
+	layers []*nn.KVBuffer
 	batch  int
 }
 
@@ -31,7 +35,7 @@ func (c *Cache) Len() int {
 	if c == nil || len(c.layers) == 0 {
 		return 0
 	}
-	return c.layers[0].n
+	return c.layers[0].Len()
 }
 
 // Batch is the number of rows the cache holds (0 before the first Forward).
@@ -63,7 +67,7 @@ func (c *Cache) Reorder(rows []int) error {
 		return nil
 	}
 	for _, l := range c.layers {
-		l.reorder(rows)
+		l.Reorder(rows)
 	}
 	c.batch = len(rows)
 	return nil
@@ -73,14 +77,14 @@ func (c *Cache) Reorder(rows []int) error {
 func (c *Cache) prepare(cfg *OPTConfig, bsz, t int) error {
 	if len(c.layers) == 0 {
 		hd := cfg.HiddenSize / cfg.NumAttentionHeads
-		c.layers = make([]*kvBuf, cfg.NumHiddenLayers)
+		c.layers = make([]*nn.KVBuffer, cfg.NumHiddenLayers)
 		for i := range c.layers {
-			c.layers[i] = newKV(bsz, cfg.NumAttentionHeads, hd, t+16)
+			c.layers[i] = nn.NewKVBuffer(bsz, cfg.NumAttentionHeads, hd, t+16)
 		}
 		c.batch = bsz
 		return nil
 	}
-	if len(c.layers) != cfg.NumHiddenLayers || c.layers[0].h != cfg.NumAttentionHeads {
+	if len(c.layers) != cfg.NumHiddenLayers || c.layers[0].Heads() != cfg.NumAttentionHeads {
 		return fmt.Errorf("opt: cache was filled by another model (%d layers)", len(c.layers))
 	}
 	if c.batch != bsz {

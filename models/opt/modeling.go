@@ -78,12 +78,12 @@ func newOPTAttention(cfg *OPTConfig, b *weights.Binder) *OPTAttention {
 }
 
 // forward appends this call's keys and values to kv and attends over all of them.
-func (a *OPTAttention) forward(x *tensor.Tensor, kv *kvBuf, masked []bool) *tensor.Tensor {
+func (a *OPTAttention) forward(x *tensor.Tensor, kv *nn.KVBuffer, masked []bool) *tensor.Tensor {
 	// x: [B, T, D]
 	q := a.QProj.Forward(x)
 	tensor.ScaleInPlace(q, a.Scaling)
-	kv.appendKV(a.KProj.Forward(x), a.VProj.Forward(x))
-	o := attention(q, kv, masked, nil) // [B, T, D]
+	kv.Append(a.KProj.Forward(x), a.VProj.Forward(x))
+	o := nn.CachedAttention(q, kv, masked, nil) // [B, T, D]
 	return a.OutProj.Forward(o)
 }
 
@@ -117,7 +117,7 @@ func newOPTDecoderLayer(cfg *OPTConfig, b *weights.Binder, act func(*tensor.Tens
 	}
 }
 
-func (l *OPTDecoderLayer) forward(h *tensor.Tensor, kv *kvBuf, masked []bool) *tensor.Tensor {
+func (l *OPTDecoderLayer) forward(h *tensor.Tensor, kv *nn.KVBuffer, masked []bool) *tensor.Tensor {
 	// h: [B, T, D]
 	x := h
 	if l.doLayerNormBefore {
@@ -356,11 +356,11 @@ func (d *OPTDecoder) forward(ctx context.Context, in *Input) (*Output, error) {
 		if in.OutputHiddenStates {
 			out.HiddenStates = append(out.HiddenStates, h)
 		}
-		var kv *kvBuf
+		var kv *nn.KVBuffer
 		if c != nil {
 			kv = c.layers[li]
 		} else {
-			kv = newKV(bsz, cfg.NumAttentionHeads, hd, t)
+			kv = nn.NewKVBuffer(bsz, cfg.NumAttentionHeads, hd, t)
 		}
 		h = layer.forward(h, kv, masked)
 	}
@@ -505,7 +505,7 @@ func (m *OPTForCausalLM) Forward(ctx context.Context, in *Input) (*Output, error
 			rows = append(rows, logits.Data[b*t*v:(b*t+t-1)*v]...)
 			labels = append(labels, in.Labels[b][1:]...)
 		}
-		out.Loss = tensor.From([]float32{crossEntropy(rows, v, labels)})
+		out.Loss = tensor.From([]float32{nn.CrossEntropy(rows, v, labels)})
 	}
 	return out, nil
 }

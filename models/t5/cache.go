@@ -1,6 +1,10 @@
 package t5
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gotransformers/gotransformers/transformers/nn"
+)
 
 // Cache is the decoder cache of one generation run (transformers' EncoderDecoderCache): per
 // decoder block, the self-attention keys and values [B, H, T, d_kv] that grow by appending (amortized
@@ -23,7 +27,7 @@ import "fmt"
 //	(c) beams: c.Reorder(rows) makes row i of the cache (self and cross keys, encoder mask) row
 //	    rows[i] of the old one; rows may repeat and may change the batch size.
 type Cache struct {
-	self, cross []*kvBuf
+	self, cross []*nn.KVBuffer
 	encMask     [][]int
 	batch       int
 }
@@ -36,13 +40,13 @@ func (c *Cache) Len() int {
 	if c == nil || len(c.self) == 0 {
 		return 0
 	}
-	return c.self[0].n
+	return c.self[0].Len()
 }
 
 // Batch is the number of rows the cache holds (0 before the first Forward).
 func (c *Cache) Batch() int { return c.batch }
 
-func (c *Cache) crossReady() bool { return len(c.cross) > 0 && c.cross[0].n > 0 }
+func (c *Cache) crossReady() bool { return len(c.cross) > 0 && c.cross[0].Len() > 0 }
 
 // Reorder makes row i of the cache a copy of row rows[i] (transformers' _reorder_cache).
 // len(rows) becomes the batch size. On an empty cache it does nothing.
@@ -69,8 +73,8 @@ func (c *Cache) Reorder(rows []int) error {
 		return nil
 	}
 	for i := range c.self {
-		c.self[i].reorder(rows)
-		c.cross[i].reorder(rows)
+		c.self[i].Reorder(rows)
+		c.cross[i].Reorder(rows)
 	}
 	if c.encMask != nil {
 		m := make([][]int, len(rows))
@@ -86,16 +90,16 @@ func (c *Cache) Reorder(rows []int) error {
 // prepare sizes an empty cache for cfg and checks the batch of a filled one.
 func (c *Cache) prepare(cfg *T5Config, bsz, t int) error {
 	if len(c.self) == 0 {
-		c.self = make([]*kvBuf, cfg.NumDecoderLayers)
-		c.cross = make([]*kvBuf, cfg.NumDecoderLayers)
+		c.self = make([]*nn.KVBuffer, cfg.NumDecoderLayers)
+		c.cross = make([]*nn.KVBuffer, cfg.NumDecoderLayers)
 		for i := range c.self {
-			c.self[i] = newKV(bsz, cfg.NumHeads, cfg.DKV, t+16)
-			c.cross[i] = newKV(bsz, cfg.NumHeads, cfg.DKV, 1)
+			c.self[i] = nn.NewKVBuffer(bsz, cfg.NumHeads, cfg.DKV, t+16)
+			c.cross[i] = nn.NewKVBuffer(bsz, cfg.NumHeads, cfg.DKV, 1)
 		}
 		c.batch = bsz
 		return nil
 	}
-	if len(c.self) != cfg.NumDecoderLayers || c.self[0].h != cfg.NumHeads || c.self[0].dh != cfg.DKV {
+	if len(c.self) != cfg.NumDecoderLayers || c.self[0].Heads() != cfg.NumHeads || c.self[0].HeadDim() != cfg.DKV {
 		return fmt.Errorf("t5: cache was filled by another model (%d layers)", len(c.self))
 	}
 	if c.batch != bsz {

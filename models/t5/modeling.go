@@ -271,8 +271,8 @@ type stackRun struct {
 	h        *tensor.Tensor // [B, T, D] input embeddings
 	past     int            // cached self-attention positions
 	masked   []bool         // [B, T, past+T] self-attention mask
-	selfKV   []*kvBuf       // per block; filled and appended
-	crossKV  []*kvBuf       // decoder: per block; filled from enc when empty
+	selfKV   []*nn.KVBuffer // per block; filled and appended
+	crossKV  []*nn.KVBuffer // decoder: per block; filled from enc when empty
 	enc      *tensor.Tensor // decoder: encoder hidden states [B, S, D] (nil when crossKV is filled)
 	crossMsk []bool         // decoder: [B, T, S]
 	hidden   bool
@@ -297,8 +297,8 @@ func (s *T5Stack) forward(ctx context.Context, r *stackRun) (*tensor.Tensor, []*
 		x := blk.SelfAttention.LayerNorm.Forward(h)
 		q := sa.Q.Forward(x)
 		kv := r.selfKV[i]
-		kv.appendKV(sa.K.Forward(x), sa.V.Forward(x))
-		a := sa.O.Forward(attention(q, kv, r.masked, bias))
+		kv.Append(sa.K.Forward(x), sa.V.Forward(x))
+		a := sa.O.Forward(nn.CachedAttention(q, kv, r.masked, bias))
 		tensor.AddInPlace(a, h)
 		h = a
 		if blk.CrossAttention != nil {
@@ -306,10 +306,10 @@ func (s *T5Stack) forward(ctx context.Context, r *stackRun) (*tensor.Tensor, []*
 			x = blk.CrossAttention.LayerNorm.Forward(h)
 			q = ca.Q.Forward(x)
 			ckv := r.crossKV[i]
-			if ckv.n == 0 {
-				ckv.appendKV(ca.K.Forward(r.enc), ca.V.Forward(r.enc))
+			if ckv.Len() == 0 {
+				ckv.Append(ca.K.Forward(r.enc), ca.V.Forward(r.enc))
 			}
-			a = ca.O.Forward(attention(q, ckv, r.crossMsk, nil))
+			a = ca.O.Forward(nn.CachedAttention(q, ckv, r.crossMsk, nil))
 			tensor.AddInPlace(a, h)
 			h = a
 		}
@@ -539,9 +539,9 @@ func (m *T5ForConditionalGeneration) Encode(ctx context.Context, in *Input) (*En
 		return nil, err
 	}
 	hd := m.Config.DKV
-	kv := make([]*kvBuf, len(m.Encoder.Block))
+	kv := make([]*nn.KVBuffer, len(m.Encoder.Block))
 	for i := range kv {
-		kv[i] = newKV(bsz, m.Config.NumHeads, hd, s)
+		kv[i] = nn.NewKVBuffer(bsz, m.Config.NumHeads, hd, s)
 	}
 	last, hiddens, err := m.Encoder.forward(ctx, &stackRun{h: h, masked: keyMask(mask, s, 0, false), selfKV: kv, hidden: in.OutputHiddenStates})
 	if err != nil {
@@ -637,7 +637,7 @@ func (m *T5ForConditionalGeneration) Forward(ctx context.Context, in *Input) (*O
 	}
 
 	hd := cfg.DKV
-	var selfKV, crossKV []*kvBuf
+	var selfKV, crossKV []*nn.KVBuffer
 	var encMask [][]int
 	past := 0
 	if c != nil {
@@ -648,16 +648,16 @@ func (m *T5ForConditionalGeneration) Forward(ctx context.Context, in *Input) (*O
 		selfKV, crossKV = c.self, c.cross
 		encMask = c.encMask
 	} else {
-		selfKV = make([]*kvBuf, len(m.Decoder.Block))
-		crossKV = make([]*kvBuf, len(m.Decoder.Block))
+		selfKV = make([]*nn.KVBuffer, len(m.Decoder.Block))
+		crossKV = make([]*nn.KVBuffer, len(m.Decoder.Block))
 		for i := range selfKV {
-			selfKV[i] = newKV(bsz, cfg.NumHeads, hd, t)
-			crossKV[i] = newKV(bsz, cfg.NumHeads, hd, enc.LastHiddenState.Shape[1])
+			selfKV[i] = nn.NewKVBuffer(bsz, cfg.NumHeads, hd, t)
+			crossKV[i] = nn.NewKVBuffer(bsz, cfg.NumHeads, hd, enc.LastHiddenState.Shape[1])
 		}
 	}
 	var s int
 	if crossReady {
-		s = crossKV[0].n
+		s = crossKV[0].Len()
 	} else {
 		s = enc.LastHiddenState.Shape[1]
 	}
@@ -707,7 +707,7 @@ func (m *T5ForConditionalGeneration) Forward(ctx context.Context, in *Input) (*O
 		for _, row := range in.Labels {
 			labels = append(labels, row...)
 		}
-		out.Loss = tensor.From([]float32{crossEntropy(out.Logits.Data, cfg.VocabSize, labels)})
+		out.Loss = tensor.From([]float32{nn.CrossEntropy(out.Logits.Data, cfg.VocabSize, labels)})
 	}
 	return out, nil
 }

@@ -1,4 +1,4 @@
-package opt
+package nn
 
 import (
 	"math"
@@ -8,10 +8,14 @@ import (
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
 
-// kvBuf holds the keys and values of one attention layer: k, v are [B, H, capacity, dh] with
+// This file holds the cached multi-head attention shared by the decoder-style language models (OPT,
+// T5): a growing key/value buffer per layer and attention of new queries over it. Scores are not
+// scaled here: callers scale q first where the model does (OPT), or not at all (T5).
+
+// KVBuffer holds the keys and values of one attention layer: k, v are [B, H, capacity, dh] with
 // positions [0, n) filled. Appending amortizes growth by doubling the capacity, so a decode step
 // copies only the new keys.
-type kvBuf struct {
+type KVBuffer struct {
 	k, v     []float32
 	b, h, dh int
 	capacity int
@@ -20,16 +24,27 @@ type kvBuf struct {
 	spareK, spareV []float32 // the buffers of the previous reorder, reused by the next
 }
 
-func newKV(b, h, dh, capacity int) *kvBuf {
+// NewKVBuffer returns an empty buffer for b rows, h heads of dh dims, with room for capacity
+// positions before it grows.
+func NewKVBuffer(b, h, dh, capacity int) *KVBuffer {
 	capacity = max(capacity, 1)
-	return &kvBuf{
+	return &KVBuffer{
 		k: make([]float32, b*h*capacity*dh), v: make([]float32, b*h*capacity*dh),
 		b: b, h: h, dh: dh, capacity: capacity,
 	}
 }
 
+// Len is the number of positions filled.
+func (c *KVBuffer) Len() int { return c.n }
+
+// Heads is the number of attention heads.
+func (c *KVBuffer) Heads() int { return c.h }
+
+// HeadDim is the size of one head.
+func (c *KVBuffer) HeadDim() int { return c.dh }
+
 // grow reallocates to hold at least need positions.
-func (c *kvBuf) grow(need int) {
+func (c *KVBuffer) grow(need int) {
 	if need <= c.capacity {
 		return
 	}
@@ -44,9 +59,9 @@ func (c *kvBuf) grow(need int) {
 	c.spareK, c.spareV = nil, nil
 }
 
-// appendKV stores new keys and values given in projection layout ([B, T, H*dh]) at positions
+// Append stores new keys and values given in projection layout ([B, T, H*dh]) at positions
 // [n, n+T).
-func (c *kvBuf) appendKV(k, v *tensor.Tensor) {
+func (c *KVBuffer) Append(k, v *tensor.Tensor) {
 	// k, v: [B, T, H*dh]
 	t := k.Shape[1]
 	c.grow(c.n + t)
@@ -64,10 +79,10 @@ func (c *kvBuf) appendKV(k, v *tensor.Tensor) {
 	c.n += t
 }
 
-// reorder makes row i of c row rows[i] of the old c (rows in range, checked by the caller). Only
+// Reorder makes row i of c row rows[i] of the old c (rows in range, checked by the caller). Only
 // the filled positions are copied; with an unchanged batch size the copy goes into a spare buffer
 // kept for the next reorder, so beam search does not allocate a cache per step.
-func (c *kvBuf) reorder(rows []int) {
+func (c *KVBuffer) Reorder(rows []int) {
 	nk, nv := c.spareK, c.spareV
 	size := len(rows) * c.h * c.capacity * c.dh
 	if len(nk) != size {
@@ -90,7 +105,7 @@ func (c *kvBuf) reorder(rows []int) {
 	c.k, c.v, c.b = nk, nv, len(rows)
 }
 
-// attention computes, for every row b, head h and query i,
+// CachedAttention computes, for every row b, head h and query i,
 //
 //	out[b, i, h*dh:(h+1)*dh] = Σ_j softmax_j(q[b, i, h]·k[b, h, j] (+ bias[h, i, j])) v[b, h, j]
 //
@@ -98,7 +113,7 @@ func (c *kvBuf) reorder(rows []int) {
 // all masked attends uniformly to every key: that is what transformers' eager attention does, where
 // the additive mask (finfo.min) absorbs the scores so that the row is constant.
 // q: [B, Tq, H*dh]; masked: [B, Tq, Tk] or nil; bias: [H, Tq, Tk] or nil. Returns [B, Tq, H*dh].
-func attention(q *tensor.Tensor, kv *kvBuf, masked []bool, bias []float32) *tensor.Tensor {
+func CachedAttention(q *tensor.Tensor, kv *KVBuffer, masked []bool, bias []float32) *tensor.Tensor {
 	bsz, tq := q.Shape[0], q.Shape[1]
 	if tq >= fusedMinRows {
 		return attentionFused(q, kv, masked, bias)
@@ -182,7 +197,7 @@ const fusedMinRows = 2
 // additive finfo(float32).min mask transformers uses (plus the bias), so a row whose keys are all
 // masked attends uniformly to every key, exactly as in the scalar loop and in transformers' eager
 // attention.
-func attentionFused(q *tensor.Tensor, kv *kvBuf, masked []bool, bias []float32) *tensor.Tensor {
+func attentionFused(q *tensor.Tensor, kv *KVBuffer, masked []bool, bias []float32) *tensor.Tensor {
 	bsz, tq := q.Shape[0], q.Shape[1]
 	H, dh, tk := kv.h, kv.dh, kv.n
 	q4 := tensor.Permute(q.Reshape(bsz, tq, H, dh), 0, 2, 1, 3) // [B, H, Tq, dh]
@@ -271,9 +286,9 @@ func parallelFor(n int, f func(lo, hi int)) {
 	wg.Wait()
 }
 
-// crossEntropy is torch.nn.CrossEntropyLoss(ignore_index=-100) with mean reduction over the rows
+// CrossEntropy is torch.nn.CrossEntropyLoss(ignore_index=-100) with mean reduction over the rows
 // of logits [N, V] whose label is not -100 (NaN when every label is ignored, as in torch).
-func crossEntropy(logits []float32, v int, labels []int) float32 {
+func CrossEntropy(logits []float32, v int, labels []int) float32 {
 	var total float64
 	n := 0
 	for r, l := range labels {
