@@ -24,6 +24,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/gotransformers/gotransformers/hub"
 	"github.com/gotransformers/gotransformers/transformers"
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
@@ -114,6 +115,7 @@ type commonFlags struct {
 	dtype    string
 	json     bool
 	cacheDir string
+	quiet    bool
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -122,13 +124,17 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.offline, "offline", false, "use only the local hub cache (as HF_HUB_OFFLINE=1)")
 	fs.StringVar(&c.dtype, "dtype", "", "weight storage dtype: float32 or bfloat16 (default: as stored)")
 	fs.BoolVar(&c.json, "json", false, "print one JSON object per line")
+	fs.BoolVar(&c.quiet, "quiet", false, "no download progress on stderr (shown only when stderr is a terminal)")
 	fs.StringVar(&c.cacheDir, "cache-dir", "", "hub cache folder (default HF_HUB_CACHE, HF_HOME/hub or ~/.cache/huggingface/hub)")
 }
 
 // loadOptions turns the common flags into FromPretrained options; hub downloads report their
-// progress on stderr.
+// progress on stderr when it is a terminal, unless --quiet.
 func (c *commonFlags) loadOptions(e *env) ([]transformers.Option, error) {
-	opts := []transformers.Option{transformers.WithProgress(progressPrinter(e.stderr))}
+	var opts []transformers.Option
+	if f, ok := e.stderr.(*os.File); ok && !c.quiet && hub.IsTerminal(f) {
+		opts = append(opts, transformers.WithProgress(progressPrinter(e.stderr)))
+	}
 	switch strings.ToLower(c.dtype) {
 	case "":
 	case "float32", "fp32", "f32":
