@@ -18,6 +18,7 @@ import (
 	"time"
 
 	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
+	"github.com/gotransformers/gotransformers/transformers"
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 	"github.com/gotransformers/gotransformers/transformers/weights"
 )
@@ -31,11 +32,54 @@ import (
 // version is rebuilt).
 const ckptVersion = "gotransformers-bench-ckpt-v1"
 
-// benchConfigs maps the --config names to their fixture folders under --testdata.
-var benchConfigs = map[string]string{
-	"opt-2.7b":   "real-blip2-opt-2.7b",
-	"flan-t5-xl": "real-blip2-flan-t5-xl",
+// benchConfig is one --config: the fixture folder under --testdata its config.json, tokenizer and
+// processor files come from and, for a derived config, the text_config fields that replace the
+// fixture's.
+type benchConfig struct {
+	fixture string
+	// textConfig set makes the config derived: config.json is the fixture's with these text_config
+	// fields replaced, and the shard layout is computed by hubShardLayout (the fixture's
+	// model.safetensors.index.json is for another model and is not used).
+	textConfig map[string]any
 }
+
+// benchConfigs maps the --config names to their sources.
+var benchConfigs = map[string]benchConfig{
+	"opt-2.7b":   {fixture: "real-blip2-opt-2.7b"},
+	"flan-t5-xl": {fixture: "real-blip2-flan-t5-xl"},
+	// Salesforce/blip2-opt-6.7b is blip2-opt-2.7b with facebook/opt-6.7b as the language model:
+	// vision model, Q-Former, tokenizer, processor and special ids are the same. No real
+	// blip2-opt-6.7b file is in the repository, so its config is derived from the opt-2.7b one:
+	// facebook/opt-6.7b's config.json differs from facebook/opt-2.7b's only in these fields (both
+	// have 32 layers and 32 heads, max_position_embeddings 2048, relu, pre-LN, no
+	// project_in/out). vocab_size stays the BLIP-2 opt-2.7b file's 50304: the hub's BLIP-2 OPT
+	// checkpoints add the <image> token (50265) and pad the embedding to a multiple of 64
+	// (facebook/opt-6.7b itself has 50272).
+	"opt-6.7b": {fixture: "real-blip2-opt-2.7b", textConfig: map[string]any{
+		"_name_or_path":           "facebook/opt-6.7b",
+		"hidden_size":             4096,
+		"ffn_dim":                 16384,
+		"word_embed_proj_dim":     4096,
+		"num_hidden_layers":       32,
+		"num_attention_heads":     32,
+		"max_position_embeddings": 2048,
+	}},
+}
+
+// configNames lists the --config names for messages.
+func configNames() string {
+	names := make([]string, 0, len(benchConfigs))
+	for n := range benchConfigs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return strings.Join(names, " | ")
+}
+
+// hubMaxShardBytes is the shard size limit of the hub's BLIP-2 checkpoints (save_pretrained's
+// max_shard_size "10GB" on the float32 weights): hubShardLayout with it reproduces the
+// model.safetensors.index.json of blip2-opt-2.7b and blip2-flan-t5-xl exactly (ckpt_test.go).
+const hubMaxShardBytes = 10_000_000_000
 
 // ckptFlags are the flags every real-size benchmark shares.
 type ckptFlags struct {
@@ -47,7 +91,7 @@ type ckptFlags struct {
 }
 
 func (c *ckptFlags) register(fs *flag.FlagSet, defConfig, defDType string) {
-	fs.StringVar(&c.config, "config", defConfig, "checkpoint layout: opt-2.7b | flan-t5-xl")
+	fs.StringVar(&c.config, "config", defConfig, "checkpoint layout: "+configNames()+" (opt-6.7b: config derived from opt-2.7b's)")
 	fs.StringVar(&c.dtype, "dtype", defDType, "stored weight dtype: float32 | bfloat16")
 	fs.StringVar(&c.cache, "cache", defaultCacheRoot(), "folder holding the generated checkpoints (<config>-<dtype>)")
 	fs.StringVar(&c.testdata, "testdata", filepath.Join("parity", "testdata"), "folder holding real-blip2-opt-2.7b and real-blip2-flan-t5-xl")
@@ -86,6 +130,8 @@ type ckptInfo struct {
 	DType   tensor.DType
 	Bytes   int64            // total weight bytes (the index's total_size)
 	Sizes   map[string]int64 // bytes per key
+	Params  int64            // parameters, tied ones counted once
+	Derived bool             // config derived in code (no real config.json of this model in the repo)
 	Created bool             // written by this call
 	Took    time.Duration    // time to write (when Created)
 }
@@ -106,56 +152,175 @@ type tensorSpec struct {
 	shape []int
 }
 
+// ckptLayout is what a --config's checkpoint holds.
+type ckptLayout struct {
+	name    string
+	src     string // the fixture folder
+	derived bool   // config.json derived from the fixture's (see benchConfig)
+	// configJSON is the derived config.json (nil: the fixture's is copied).
+	configJSON []byte
+	cfg        *blip2.Blip2Config
+	params     blip2.ParameterCounts
+	// shards holds the tensors of each shard file in write order.
+	shards map[string][]tensorSpec
+}
+
+// buildLayout reads (or derives) the config of name and lays out its keys into shards: the
+// fixture's model.safetensors.index.json for a real config, hubShardLayout for a derived one. The
+// key set and shapes come from the model tree built on the config (shape only, no weights).
+func buildLayout(ctx context.Context, testdata, name string) (*ckptLayout, error) {
+	bc, ok := benchConfigs[name]
+	if !ok {
+		return nil, fmt.Errorf("--config %q: want %s", name, configNames())
+	}
+	l := &ckptLayout{name: name, src: filepath.Join(testdata, bc.fixture), derived: bc.textConfig != nil}
+	var err error
+	if l.derived {
+		if l.configJSON, err = deriveConfigJSON(filepath.Join(l.src, transformers.ConfigName), bc.textConfig); err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+		}
+		m, err := transformers.ParseJSON(l.configJSON, name+" derived config.json")
+		if err != nil {
+			return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+		}
+		l.cfg, err = blip2.NewBlip2ConfigFromDict(m, name+" derived config.json")
+	} else {
+		l.cfg, err = blip2.Blip2ConfigFromPretrained(ctx, l.src)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	m, err := blip2.NewShapeOnly(l.cfg)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	l.params = m.ParameterCounts()
+	keys := m.StateDictKeys()
+	if l.derived {
+		l.shards = hubShardLayout(keys, hubMaxShardBytes)
+		return l, nil
+	}
+	idx, err := weights.ReadIndex(filepath.Join(l.src, weights.SafetensorsIndexName))
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", name, err)
+	}
+	l.shards = map[string][]tensorSpec{}
+	seen := map[string]bool{}
+	for _, k := range keys {
+		shard, inIndex := idx.WeightMap[k.Name]
+		if !inIndex {
+			if !isTiedCopy(k) {
+				return nil, fmt.Errorf("checkpoint %s: key %s is not in %s", name, k.Name, idx.Path)
+			}
+			continue // tied key the hub checkpoint omits
+		}
+		seen[k.Name] = true
+		l.shards[shard] = append(l.shards[shard], tensorSpec{k.Name, k.Shape})
+	}
+	for k := range idx.WeightMap {
+		if !seen[k] {
+			return nil, fmt.Errorf("checkpoint %s: %s lists %s, which the model does not have", name, idx.Path, k)
+		}
+	}
+	return l, nil
+}
+
+// isTiedCopy reports whether k shares another key's parameter (the hub's checkpoints omit it).
+func isTiedCopy(k weights.KeyInfo) bool {
+	return k.TiedTo != "" && k.TiedTo != k.Name
+}
+
+// deriveConfigJSON returns the config.json at path with the text_config fields of text replaced
+// (the other values kept as written, 0.0 stays 0.0).
+func deriveConfigJSON(path string, text map[string]any) ([]byte, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	tc, ok := m["text_config"].(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%s: no text_config object", path)
+	}
+	for k, v := range text {
+		tc[k] = v
+	}
+	out, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// hubShardLayout splits the model's keys into model-0000N-of-0000M.safetensors files as
+// save_pretrained does (huggingface_hub's split_torch_state_dict_into_shards): in state_dict
+// order, tied copies left out, a new shard started when the next tensor would take the current one
+// over maxBytes of float32 (the hub's BLIP-2 checkpoints are float32; a tensor larger than
+// maxBytes gets a shard of its own). The same names serve every stored dtype.
+func hubShardLayout(keys []weights.KeyInfo, maxBytes int64) map[string][]tensorSpec {
+	var groups [][]tensorSpec
+	var cur []tensorSpec
+	var curBytes int64
+	for _, k := range keys {
+		if isTiedCopy(k) {
+			continue
+		}
+		n := int64(tensor.Numel(k.Shape)) * int64(tensor.F32.Size())
+		sp := tensorSpec{k.Name, k.Shape}
+		if n > maxBytes {
+			groups = append(groups, []tensorSpec{sp})
+			continue
+		}
+		if curBytes+n > maxBytes && len(cur) > 0 {
+			groups = append(groups, cur)
+			cur, curBytes = nil, 0
+		}
+		cur = append(cur, sp)
+		curBytes += n
+	}
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	out := make(map[string][]tensorSpec, len(groups))
+	for i, g := range groups {
+		out[fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, len(groups))] = g
+	}
+	return out
+}
+
 // ensureCheckpoint returns the checkpoint folder of c, writing it first when absent or incomplete.
 func ensureCheckpoint(ctx context.Context, c *ckptFlags) (*ckptInfo, error) {
-	fixture, ok := benchConfigs[c.config]
-	if !ok {
-		return nil, fmt.Errorf("--config %q: want opt-2.7b or flan-t5-xl", c.config)
+	l, err := buildLayout(ctx, c.testdata, c.config)
+	if err != nil {
+		return nil, err
 	}
 	dt, err := parseDType(c.dtype)
 	if err != nil {
 		return nil, err
 	}
-	src := filepath.Join(c.testdata, fixture)
+	src := l.src
 	dir := filepath.Join(c.cache, c.config+"-"+dtypeName(dt))
-
-	// the key set and shapes come from the model tree built on the real config (shape only)
-	cfg, err := blip2.Blip2ConfigFromPretrained(ctx, src)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", c.config, err)
+	if l.derived {
+		fmt.Printf("%s: config DERIVED in code from %s/config.json (text_config replaced, see cmd/bench/ckpt.go); no real file of this model is in the repository\n", c.config, src)
 	}
-	m, err := blip2.NewShapeOnly(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", c.config, err)
-	}
-	idx, err := weights.ReadIndex(filepath.Join(src, weights.SafetensorsIndexName))
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", c.config, err)
-	}
-	shards := map[string][]tensorSpec{}
+	fmt.Printf("%s: %d parameters (%.3f B: vision %d, Q-Former %d, projection %d, language model %d)\n",
+		c.config, l.params.Total, float64(l.params.Total)/1e9, l.params.Vision, l.params.QFormer, l.params.Projection, l.params.LanguageModel)
+	shards := l.shards
 	sizes := map[string]int64{}
-	seen := map[string]bool{}
 	var total int64
-	for _, k := range m.StateDictKeys() {
-		shard, inIndex := idx.WeightMap[k.Name]
-		if !inIndex {
-			if k.TiedTo == "" || k.TiedTo == k.Name {
-				return nil, fmt.Errorf("checkpoint %s: key %s is not in %s", c.config, k.Name, idx.Path)
-			}
-			continue // tied key the hub checkpoint omits
-		}
-		seen[k.Name] = true
-		shards[shard] = append(shards[shard], tensorSpec{k.Name, k.Shape})
-		n := int64(tensor.Numel(k.Shape)) * int64(dt.Size())
-		sizes[k.Name] = n
-		total += n
-	}
-	for k := range idx.WeightMap {
-		if !seen[k] {
-			return nil, fmt.Errorf("checkpoint %s: %s lists %s, which the model does not have", c.config, idx.Path, k)
+	for _, specs := range shards {
+		for _, sp := range specs {
+			n := int64(tensor.Numel(sp.shape)) * int64(dt.Size())
+			sizes[sp.name] = n
+			total += n
 		}
 	}
-	info := &ckptInfo{Dir: dir, Config: c.config, DType: dt, Bytes: total, Sizes: sizes}
+	info := &ckptInfo{Dir: dir, Config: c.config, DType: dt, Bytes: total, Sizes: sizes, Params: l.params.Total, Derived: l.derived}
 	want := ckptMarker{Version: ckptVersion, Config: c.config, DType: dtypeName(dt), Bytes: total}
 	if raw, err := os.ReadFile(filepath.Join(dir, markerName)); err == nil {
 		var got ckptMarker
@@ -183,6 +348,9 @@ func ensureCheckpoint(ctx context.Context, c *ckptFlags) (*ckptInfo, error) {
 		data, err := os.ReadFile(filepath.Join(src, name))
 		if err != nil {
 			return nil, fmt.Errorf("checkpoint: %w", err)
+		}
+		if name == transformers.ConfigName && l.configJSON != nil {
+			data = l.configJSON
 		}
 		if err := writeFileAtomic(filepath.Join(dir, name), func(w io.Writer) error {
 			_, err := w.Write(data)

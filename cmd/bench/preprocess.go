@@ -29,7 +29,7 @@ func runPreprocess(ctx context.Context, args []string) error {
 		return err
 	}
 	machine()
-	ip, err := image.LoadBlipImageProcessor(filepath.Join(*testdata, benchConfigs["opt-2.7b"]))
+	ip, err := image.LoadBlipImageProcessor(filepath.Join(*testdata, benchConfigs["opt-2.7b"].fixture))
 	if err != nil {
 		return err
 	}
