@@ -250,11 +250,14 @@ func deriveConfigJSON(path string, text map[string]any) ([]byte, error) {
 	for k, v := range text {
 		tc[k] = v
 	}
-	out, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
+	var out strings.Builder
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false) // "prefix": "</s>" as written
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(m); err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	return []byte(out.String()), nil
 }
 
 // hubShardLayout splits the model's keys into model-0000N-of-0000M.safetensors files as

@@ -110,6 +110,7 @@ func TestOPT67BLayout(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, l.cfg.ToDict(), cfg.ToDict())
 	require.Contains(t, string(l.configJSON), `"activation_dropout": 0.0`, "values kept as written")
+	require.Contains(t, string(l.configJSON), `"prefix": "</s>"`)
 
 	tc, ok := cfg.TextConfig.(*opt.OPTConfig)
 	require.True(t, ok)
