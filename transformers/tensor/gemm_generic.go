@@ -21,7 +21,7 @@ func expSubSum(x []float32, m float32) float64 { return expSubSumGo(x, m) }
 
 func geluSlice(x []float32) { geluGo(x) }
 
-func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32) {
+func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, z bool) {
 	panic("tensor: no assembly GEMV in this build")
 }
 

@@ -1,8 +1,10 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -628,6 +630,46 @@ func TestAttentionMaskedRow(t *testing.T) {
 		}
 		if tq > 1 && got.Data[16] == 0 && got.Data[17] == 0 {
 			t.Fatalf("tq=%d: unmasked row is zero", tq)
+		}
+	}
+}
+
+// TestGEMV covers the GEMV path (1..8 rows) at sizes around the kernels' steps (k not a multiple
+// of 8/16/32, n not a multiple of 8 or of a single-row block of 8*step rows, n large enough for
+// step 16), f32/f16/bf16 weights, no bias, a float32 bias and a bf16 bias, against float64.
+func TestGEMV(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ks := []int{1, 7, 16, 33, 40, 64, 96, 200}
+	ns := []int{1, 7, 9, 130, 515, 1031, 2053}
+	for _, dt := range []DType{F32, F16, BF16} {
+		for _, k := range ks {
+			for _, n := range ns {
+				if n > 600 && k > 64 && k != 96 {
+					continue
+				}
+				wt := randT(r, n, k)
+				w := weightAs(wt, dt)
+				bt := randT(r, n)
+				bbf := weightAs(bt.Clone(), BF16)
+				for _, m := range []int{1, 2, 3, 5, 8} {
+					if n > 600 && m > 2 && m != 5 {
+						continue
+					}
+					x := randT(r, m, k)
+					want := naiveMatMul(x.Data, wt.Data, 1, m, n, k, false, true)
+					for bi, b := range []*Weight{nil, WeightFrom(bt), bbf} {
+						got := Linear(x, w, b)
+						wb := slices.Clone(want)
+						if b != nil {
+							for i := range wb {
+								wb[i] += float64(b.At(i % n))
+							}
+						}
+						name := fmt.Sprintf("GEMV %s m=%d n=%d k=%d bias=%d", dt, m, n, k, bi)
+						assertClose(t, name, got.Data, wb, 1e-5*math.Sqrt(float64(k+1)))
+					}
+				}
+			}
 		}
 	}
 }

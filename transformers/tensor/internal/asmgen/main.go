@@ -1,4 +1,4 @@
-// Command asmgen writes kernels_amd64.s, the AVX2 kernels of package tensor: GEMV and B packing (one per
+// Command asmgen writes kernels_amd64.s, the AVX2 and AVX-512 kernels of package tensor: GEMV and B packing (one per
 // weight dtype and, for GEMV, per number of input rows) and the GEMM micro-kernels (rows x 16). Run from transformers/tensor: go run ./internal/asmgen > kernels_amd64.s
 package main
 
@@ -49,6 +49,8 @@ func generate() string {
 	for rows := 1; rows <= 6; rows++ {
 		genKern512(&b, rows)
 	}
+	gen8z(&b, "gemv8x1F32AVX512", "F32", 2*gemvPrefetch)
+	gen8z(&b, "gemv8x1BF16AVX512", "BF16", gemvPrefetch)
 	return b.String()
 }
 
@@ -406,6 +408,76 @@ func genKern512(b *strings.Builder, rows int) {
 			b.WriteString("\tADDQ R8, DX\n")
 		}
 		fmt.Fprintf(b, "\tVMOVUPS Z%d, (DX)\n\tVMOVUPS Z%d, 64(DX)\n", 4+2*i, 5+2*i)
+	}
+	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// gen8z writes the AVX-512 form of gen8, name(k int, x *float32, w unsafe.Pointer, ldw int, out
+// *float32): out[j] = x · w[j*ldw:] for 8 weight rows. One step is one 64-byte cache line of every
+// row: 16 float32 columns (k a multiple of 16), or 32 bf16 columns (k a multiple of 32) with x
+// de-interleaved per 32 columns (16 even, then 16 odd: one load widens by one shift and one mask).
+// BF16 sums even and odd columns in separate accumulators (Z8.., Z24..) so that each FMA chain is
+// one FMA per step. Half the instructions per byte of the AVX2 kernels.
+func gen8z(b *strings.Builder, name, dt string, pfDist int) {
+	fmt.Fprintf(b, "\n// func %s(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	bf := dt == "BF16"
+	esz, xStep, shift := 4, 64, 4
+	if bf {
+		esz, xStep, shift = 2, 128, 5
+	}
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x+8(FP), SI\n\tMOVQ w+16(FP), DI\n")
+	fmt.Fprintf(b, "\tMOVQ ldw+24(FP), R10\n\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R12\n\tLEAQ (DI)(R10*4), R13\n\tMOVQ out+32(FP), DX\n", esz/2)
+	type row struct{ base, index string }
+	var rows []row
+	for _, base := range []string{"DI", "R13"} {
+		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R12*1)"} {
+			rows = append(rows, row{base, ix})
+		}
+	}
+	addr := func(r row, disp int) string { return fmt.Sprintf("%d(%s)%s", disp, r.base, r.index) }
+	for j := range rows {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", 8+j, 8+j, 8+j)
+		if bf {
+			fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", 24+j, 24+j, 24+j)
+		}
+	}
+	if bf {
+		b.WriteString("\tMOVL $0xffff0000, AX\n\tVPBROADCASTD AX, Z4\n")
+	}
+	step := func() {
+		if bf {
+			b.WriteString("\tVMOVUPS (SI), Z0\n\tVMOVUPS 64(SI), Z1\n")
+			for j, r := range rows {
+				fmt.Fprintf(b, "\tVMOVDQU32 %s, Z5\n\tVPSLLD $16, Z5, Z6\n\tVPANDD Z4, Z5, Z5\n", addr(r, 0))
+				fmt.Fprintf(b, "\tVFMADD231PS Z0, Z6, Z%d\n\tVFMADD231PS Z1, Z5, Z%d\n", 8+j, 24+j)
+			}
+			return
+		}
+		b.WriteString("\tVMOVUPS (SI), Z0\n")
+		for j, r := range rows {
+			fmt.Fprintf(b, "\tVFMADD231PS %s, Z0, Z%d\n", addr(r, 0), 8+j)
+		}
+	}
+	fmt.Fprintf(b, "\tSHRQ $%d, CX\n\tJEQ reduce\nloop:\n", shift)
+	for _, r := range rows {
+		fmt.Fprintf(b, "\tPREFETCHT1 %s\n", addr(r, pfDist))
+	}
+	step()
+	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $64, DI\n\tADDQ $64, R13\n\tDECQ CX\n\tJNZ loop\nreduce:\n", xStep)
+	// Z8+j (+ Z24+j) -> Y8+j, then 4 rows at a time through the AVX2 horizontal sums
+	for j := range rows {
+		if bf {
+			fmt.Fprintf(b, "\tVADDPS Z%d, Z%d, Z%d\n", 24+j, 8+j, 8+j)
+		}
+		fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y1\n\tVADDPS Y1, Y%d, Y%d\n", 8+j, 8+j, 8+j)
+	}
+	for g := range 2 {
+		a := 8 + 4*g
+		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
+		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y1\n", a+3, a+2)
+		b.WriteString("\tVHADDPS Y1, Y0, Y0\n\tVEXTRACTF128 $1, Y0, X1\n\tVADDPS X1, X0, X0\n")
+		fmt.Fprintf(b, "\tVMOVUPS X0, %d(DX)\n", 16*g)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
 }
