@@ -171,20 +171,24 @@ func gemv8x1F16(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
 func gemv8x1F32AVX512(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
 
 //go:noescape
-func gemv8x1BF16AVX512(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
+func gemv8x1BF16Dot(k int, x *uint16, w unsafe.Pointer, ldw int, out *float32)
 
 // gemv8asm computes res[t] = x · w[j0+t*step][:kv] for 8 weight rows step rows apart with the
-// assembly kernel, the AVX-512 one if z (kv > 0, g and z as given by gemv1Cols; x de-interleaved
-// for BF16).
-func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, z bool) {
+// assembly kernel kern (kv > 0 and kern as given by gemv1Cols; for BF16, x de-interleaved, or for
+// gemvDot holding the row rounded to bf16, two per float32 slot).
+func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, kern gemvKernel) {
 	k := w.Shape[1]
-	_ = x[kv-1]
+	if kern == gemvDot {
+		_ = x[kv/2-1]
+	} else {
+		_ = x[kv-1]
+	}
 	px := unsafe.SliceData(x)
 	last := (j0+7*step)*k + kv - 1
 	if w.DType == F32 {
 		_ = w.F32[last]
 		pw := unsafe.Pointer(&w.F32[j0*k])
-		if z {
+		if kern == gemvAVX512 {
 			gemv8x1F32AVX512(kv, px, pw, k*step, &res[0])
 		} else {
 			gemv8x1F32(kv, px, pw, k*step, &res[0])
@@ -194,8 +198,8 @@ func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, z b
 	_ = w.Half[last]
 	pw := unsafe.Pointer(&w.Half[j0*k])
 	switch {
-	case w.DType == BF16 && z:
-		gemv8x1BF16AVX512(kv, px, pw, k*step, &res[0])
+	case w.DType == BF16 && kern == gemvDot:
+		gemv8x1BF16Dot(kv, (*uint16)(unsafe.Pointer(px)), pw, k*step, &res[0])
 	case w.DType == BF16:
 		gemv8x1BF16(kv, px, pw, k*step, &res[0])
 	default:

@@ -3,8 +3,9 @@
 package tensor
 
 const (
-	hasAVX2   = false
-	hasAVX512 = false
+	hasAVX2       = false
+	hasAVX512     = false
+	hasAVX512BF16 = false
 )
 
 func kernRows(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return false }
@@ -21,7 +22,7 @@ func expSubSum(x []float32, m float32) float64 { return expSubSumGo(x, m) }
 
 func geluSlice(x []float32) { geluGo(x) }
 
-func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, z bool) {
+func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, kern gemvKernel) {
 	panic("tensor: no assembly GEMV in this build")
 }
 

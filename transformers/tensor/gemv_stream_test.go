@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -25,10 +26,13 @@ func threadCPU() time.Duration {
 // TestGEMVStreamRate measures the single-row GEMV on one thread over a [50304, 2560] weight (515 MB
 // float32, 257 MB bf16: DRAM, not L3), timed by the thread's CPU time (holds on a loaded machine),
 // the variants interleaved round by round, medians. "old" is the previous traversal (AVX2 kernels,
-// 8 rows two apart in blocks of 16, input de-interleaved into a new slice per call); "avx2" and
-// "avx512" are gemvOneRow with either kernel; "Linear" is the exported path. Run with
+// 8 rows two apart in blocks of 16, input de-interleaved into a new slice per call); "avx2" is
+// gemvOneRow with the AVX2 kernels (what -tags noavx512 runs), "new" with the default
+// ones (AVX-512 for f32, AVX2 for bf16), "dot bf16" the opt-in VDPBF16PS kernel (SetBF16Dot; "dot
+// f32" repeats new f32 next to it); "Linear" is the exported path. Run with
 // GEMVSTREAM=1 go test -run GEMVStreamRate -v ./transformers/tensor/ (about a minute); add
-// GEMVTHREADS=2 for two threads, each over half the rows (Linear left out).
+// GEMVTHREADS=2 for two threads, each over half the rows (Linear left out), GEMVONLY=bf16 to run
+// only the variants whose name contains bf16 (21 rounds).
 func TestGEMVStreamRate(t *testing.T) {
 	if os.Getenv("GEMVSTREAM") == "" {
 		t.Skip("GEMVSTREAM not set")
@@ -70,7 +74,7 @@ func TestGEMVStreamRate(t *testing.T) {
 			var half [8]float32
 			for j0 := lo; j0 < hi; j0 += 16 {
 				for par := range 2 {
-					gemv8asm(k, xs, w, j0+par, 2, &half, false)
+					gemv8asm(k, xs, w, j0+par, 2, &half, gemvAVX2)
 					for t, v := range half {
 						out[j0+par+2*t] = v
 					}
@@ -78,16 +82,13 @@ func TestGEMVStreamRate(t *testing.T) {
 			}
 		}
 	}
-	one := func(w *Weight, z bool) func(lo, hi int) {
+	one := func(w *Weight, kern gemvKernel) func(lo, hi int) {
 		return func(lo, hi int) {
 			g := 0
 			if w.DType == BF16 {
 				g = 16
-				if z {
-					g = 32
-				}
 			}
-			gemvOneRow(out[lo:hi], x.Data, sub(w, lo, hi), nil, hi-lo, k, k, g, z)
+			gemvOneRow(out[lo:hi], x.Data, sub(w, lo, hi), nil, hi-lo, k, k, g, kern)
 		}
 	}
 	linear := func(w *Weight) func(lo, hi int) {
@@ -102,19 +103,29 @@ func TestGEMVStreamRate(t *testing.T) {
 	}
 	vs := []variant{
 		{"old f32", w32, old(w32)}, {"old bf16", wbf, old(wbf)},
-		{"avx2 f32", w32, one(w32, false)}, {"avx2 bf16", wbf, one(wbf, false)},
+		{"avx2 f32", w32, one(w32, gemvAVX2)}, {"avx2 bf16", wbf, one(wbf, gemvAVX2)},
 	}
-	if hasAVX512 {
-		vs = append(vs, variant{"avx512 f32", w32, one(w32, true)}, variant{"avx512 bf16", wbf, one(wbf, true)})
+	if hasAVX512 { // the exact bf16 kernel is AVX2 either way
+		vs = append(vs, variant{"new f32", w32, one(w32, gemvAVX512)}, variant{"new bf16", wbf, one(wbf, gemvAVX2)})
+	}
+	if hasAVX512BF16 { // the opt-in approximate kernel (SetBF16Dot), against the exact f32 one
+		vs = append(vs, variant{"dot f32", w32, one(w32, gemvAVX512)}, variant{"dot bf16", wbf, one(wbf, gemvDot)})
 	}
 	if os.Getenv("GEMVTHREADS") != "2" { // Linear would run goroutines of its own
 		vs = append(vs, variant{"Linear f32", w32, linear(w32)}, variant{"Linear bf16", wbf, linear(wbf)})
+	}
+	if only := os.Getenv("GEMVONLY"); only != "" { // e.g. GEMVONLY=bf16: the variants named so
+		vs = slices.DeleteFunc(vs, func(v variant) bool { return !strings.Contains(v.name, only) })
 	}
 	want := naiveMatMul(x.Data, wt.Data, 1, 1, 256, k, false, true)
 	for _, v := range vs {
 		clear(out)
 		v.run(0, n)
-		assertClose(t, v.name, out[:256], want, 1e-4*k)
+		tol := 1e-4 * k
+		if strings.HasPrefix(v.name, "dot") {
+			tol = 1e-2 * k // the input rounded to bf16
+		}
+		assertClose(t, v.name, out[:256], want, tol)
 	}
 	// GEMVTHREADS=2: two locked threads, each over half the rows (n/2 is a multiple of 128); the
 	// time of a pass is the larger of the two threads' CPU times.
@@ -145,7 +156,10 @@ func TestGEMVStreamRate(t *testing.T) {
 		}
 		return max(cpu[0], cpu[1]).Seconds()
 	}
-	const rounds, passes = 9, 3
+	rounds, passes := 9, 3
+	if os.Getenv("GEMVONLY") != "" {
+		rounds = 21
+	}
 	times := make([][]float64, len(vs))
 	for range rounds {
 		for i, v := range vs {
@@ -153,7 +167,7 @@ func TestGEMVStreamRate(t *testing.T) {
 			for range passes {
 				sum += pass(v)
 			}
-			times[i] = append(times[i], sum/passes)
+			times[i] = append(times[i], sum/float64(passes))
 		}
 	}
 	med := make([]float64, len(vs))
@@ -162,7 +176,7 @@ func TestGEMVStreamRate(t *testing.T) {
 		med[i] = times[i][rounds/2]
 		fmt.Printf("%-12s %7.2f ms  %5.1f GB/s\n", v.name, med[i]*1e3, float64(v.w.Bytes())/med[i]/1e9)
 	}
-	for i := 0; i+1 < len(vs); i += 2 {
+	for i := 0; i+1 < len(vs) && os.Getenv("GEMVONLY") == ""; i += 2 {
 		fmt.Printf("%-12s bf16 %.2fx faster than f32;  vs old: f32 %.2fx, bf16 %.2fx\n", vs[i].name[:len(vs[i].name)-4], med[i]/med[i+1], med[0]/med[i], med[1]/med[i+1])
 	}
 }

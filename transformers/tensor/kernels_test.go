@@ -673,3 +673,48 @@ func TestGEMV(t *testing.T) {
 		}
 	}
 }
+
+// TestBF16Dot checks the opt-in VDPBF16PS path (SetBF16Dot): one row, bf16 weights, against a
+// float64 reference computed with the input rounded to bf16; k not a multiple of 32 keeps the exact
+// path.
+func TestBF16Dot(t *testing.T) {
+	if !BF16DotAvailable() {
+		t.Skip("no AVX512_BF16 in this CPU or build")
+	}
+	prev := SetBF16Dot(true)
+	defer SetBF16Dot(prev)
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, k := range []int{32, 64, 96, 40, 2560} {
+		for _, n := range []int{1, 7, 130, 1031} {
+			x := randT(r, 1, k)
+			wt := randT(r, n, k)
+			w := weightAs(wt, BF16)
+			xr := x.Clone()
+			if k%32 == 0 {
+				for i, v := range xr.Data {
+					xr.Data[i] = BF16ToF32(F32ToBF16(v))
+				}
+			}
+			bt := randT(r, n)
+			for bi, b := range []*Weight{nil, weightAs(bt.Clone(), BF16)} {
+				got := Linear(x, w, b)
+				want := naiveMatMul(xr.Data, wt.Data, 1, 1, n, k, false, true)
+				if b != nil {
+					for j := range want {
+						want[j] += float64(b.At(j))
+					}
+				}
+				assertClose(t, fmt.Sprintf("BF16Dot n=%d k=%d bias=%d", n, k, bi), got.Data, want, 1e-5*math.Sqrt(float64(k+1)))
+			}
+		}
+	}
+	// on means the rounded input: the result differs from the exact path's
+	x := randT(r, 1, 64)
+	w := weightAs(randT(r, 16, 64), BF16)
+	on := Linear(x, w, nil)
+	SetBF16Dot(false)
+	off := Linear(x, w, nil)
+	if slices.Equal(on.Data, off.Data) {
+		t.Fatalf("SetBF16Dot(true) gave the exact path's results")
+	}
+}

@@ -1,6 +1,10 @@
 package tensor
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+	"unsafe"
+)
 
 // linear computes out[m, n] = x[m, k] · w[n, k]^T + bias[n] (bias nil, or a weight of n elements
 // in any dtype, widened as it is added: no per-call float32 copy).
@@ -72,8 +76,8 @@ func addBias(o []float32, bias *Weight, j0 int) {
 // registers.
 func gemvLinear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 	if m == 1 {
-		if kv, g, z := gemv1Cols(w.DType, k); kv > 0 {
-			gemvOneRow(out, x, w, bias, n, k, kv, g, z)
+		if kv, g, kern := gemv1Cols(w.DType, k); kv > 0 {
+			gemvOneRow(out, x, w, bias, n, k, kv, g, kern)
 			return
 		}
 	}
@@ -127,20 +131,39 @@ func gemvLinear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 }
 
 // gemvOneRow is gemvLinear for a single input row with the assembly kernels (gemv8asm: 8 weight
-// rows per call, step rows apart; kv, g, z as given by gemv1Cols). The weight goes in blocks of
+// rows per call, step rows apart; kv, g, kern as given by gemv1Cols). The weight goes in blocks of
 // 8*step rows, each as step calls: call p covers rows p, p+step, ..., p+7*step, so each of the 8
 // memory streams of a kernel call walks step consecutive rows, contiguous in memory, over the step
 // calls: long streams that the hardware prefetcher follows across rows (and the software prefetch
 // past a row's end lands on the row the stream reads next). step = 16 measured 10-15% more
 // bandwidth than step = 2 for bf16 (rows of 5 KiB), a few % for float32. A last partial block goes
 // 8 consecutive rows per call, then row by row.
-func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, z bool) {
+func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, kern gemvKernel) {
 	xs := x
-	if w.DType == BF16 {
+	switch {
+	case kern == gemvDot:
+		// the row rounded to bf16, two values per float32 slot (little-endian: even column low)
+		buf := getScratch(kv / 2)
+		defer scratchPool.Put(buf)
+		xs = *buf
+		xb := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(xs))), kv)
+		for i, v := range x[:kv] {
+			xb[i] = F32ToBF16(v)
+		}
+	case w.DType == BF16:
 		buf := getScratch(kv)
 		defer scratchPool.Put(buf)
 		xs = *buf
 		deinterleave(xs, x[:kv], g)
+	}
+	xr := x[:kv] // the input of the leftover rows (n % 8) that go row by row
+	if kern == gemvDot && n%8 != 0 {
+		buf := getScratch(kv) // rounded like the kernel's input, so all rows agree
+		defer scratchPool.Put(buf)
+		xr = *buf
+		for i, v := range x[:kv] {
+			xr[i] = BF16ToF32(F32ToBF16(v))
+		}
 	}
 	step := 16
 	for step > 1 && n < 64*step { // at least 8 blocks to share between the goroutines
@@ -158,7 +181,7 @@ func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, z bo
 			o := out[j0 : j0+rows]
 			if it < full {
 				for p := range step {
-					gemv8asm(kv, xs, w, j0+p, step, &res, z)
+					gemv8asm(kv, xs, w, j0+p, step, &res, kern)
 					for t, v := range res {
 						o[p+step*t] = v
 					}
@@ -166,11 +189,11 @@ func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, z bo
 			} else {
 				j := 0
 				for ; j+8 <= rows; j += 8 {
-					gemv8asm(kv, xs, w, j0+j, 1, &res, z)
+					gemv8asm(kv, xs, w, j0+j, 1, &res, kern)
 					copy(o[j:j+8], res[:])
 				}
 				for ; j < rows; j++ {
-					o[j] = dotWeight(x[:kv], w, (j0+j)*k)
+					o[j] = dotWeight(xr, w, (j0+j)*k)
 				}
 			}
 			if kv < k {
@@ -183,22 +206,51 @@ func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, z bo
 	})
 }
 
+// gemvKernel selects the single-row GEMV kernel family.
+type gemvKernel uint8
+
+const (
+	gemvAVX2   gemvKernel = iota // gemv8x1<dt>
+	gemvAVX512                   // gemv8x1F32AVX512
+	gemvDot                      // gemv8x1BF16Dot (opt-in, SetBF16Dot)
+)
+
+// bf16Dot is the setting of SetBF16Dot.
+var bf16Dot atomic.Bool
+
+// SetBF16Dot turns the approximate bf16 GEMV on or off and returns the previous setting. It is off
+// by default. When on, and the CPU has AVX512_BF16 (BF16DotAvailable), Linear with a bf16 weight,
+// a single input row and in-features a multiple of 32 rounds the input row to bf16 (to nearest
+// even) once per call and multiplies it with VDPBF16PS: the products of the bf16 values are exact
+// and summed in float32 (denormals flushed to zero), but every input element loses its low 16
+// mantissa bits, a relative error of up to 2^-9 per element (about 1e-3 relative on a dot product,
+// against about 1e-6 for the exact path, which widens the weights and keeps the input in float32).
+// Outputs then no longer match a float32 reference to float32 rounding. It takes half the
+// arithmetic per weight byte of the exact path, which on Zen 4 streams about 1.2-1.3x the bytes per
+// second (see KERNELS.md). Safe to call concurrently with Linear (each call reads it once).
+func SetBF16Dot(on bool) bool { return bf16Dot.Swap(on) }
+
+// BF16DotAvailable reports whether SetBF16Dot(true) takes effect on this CPU and build (AVX512_BF16,
+// not -tags noavx512 or purego).
+func BF16DotAvailable() bool { return hasAVX512BF16 }
+
 // gemv1Cols returns how many leading columns (kv) the single-row assembly kernels handle for a
-// weight dtype, the bf16 de-interleave group g (16 for AVX2, 32 for AVX-512) and whether the
-// AVX-512 kernel runs (z: where the CPU has it and k is a multiple of its step, 16 float32 or 32
-// bf16 columns; other k keep to AVX2, which leaves fewer columns to the scalar tail).
-func gemv1Cols(dt DType, k int) (kv, g int, z bool) {
+// weight dtype, the bf16 de-interleave group g (16) and the kernel: for float32 the AVX-512 one
+// where the CPU has it and k is a multiple of 16 (other k keep to AVX2, which leaves fewer columns
+// to the scalar tail); for bf16 gemvDot when SetBF16Dot is on and the CPU has AVX512_BF16 (k a
+// multiple of 32), else the exact AVX2 kernel (its AVX-512 form measured no faster); f16 AVX2.
+func gemv1Cols(dt DType, k int) (kv, g int, kern gemvKernel) {
 	switch {
 	case !hasAVX2:
-		return 0, 0, false
-	case hasAVX512 && dt == BF16 && k%32 == 0:
-		return k, 32, true
+		return 0, 0, gemvAVX2
+	case hasAVX512BF16 && dt == BF16 && k%32 == 0 && bf16Dot.Load():
+		return k, 0, gemvDot
 	case hasAVX512 && dt == F32 && k%16 == 0:
-		return k, 0, true
+		return k, 0, gemvAVX512
 	case dt == BF16:
-		return k &^ 15, 16, false
+		return k &^ 15, 16, gemvAVX2
 	}
-	return k &^ 7, 0, false
+	return k &^ 7, 0, gemvAVX2
 }
 
 // gemvCols returns how many leading columns the assembly GEMV kernel handles for a weight dtype.
