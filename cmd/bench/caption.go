@@ -69,8 +69,15 @@ func runCaption(ctx context.Context, args []string) error {
 	rf.register(fs, 3)
 	newTokens := fs.Int("new-tokens", 20, "tokens to generate (greedy; EOS suppressed until then)")
 	prompt := fs.String("prompt", "Question: what is shown in this picture? Answer:", "text prompt")
+	bf16Dot := fs.Bool("bf16dot", false, "approximate bf16 decode GEMV (tensor.SetBF16Dot: input rounded to bf16, VDPBF16PS; AVX512_BF16 CPUs)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *bf16Dot {
+		if !tensor.BF16DotAvailable() {
+			return fmt.Errorf("--bf16dot: this CPU or build has no AVX512_BF16 kernel")
+		}
+		defer tensor.SetBF16Dot(tensor.SetBF16Dot(true))
 	}
 	if *newTokens < 2 {
 		return fmt.Errorf("--new-tokens must be at least 2")
