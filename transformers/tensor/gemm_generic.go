@@ -12,7 +12,7 @@ func kernRows(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return f
 
 func widenHalf(dst []float32, src []uint16, dt DType) { widenHalfGo(dst, src, dt) }
 
-func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, step, nx int, res *[8]float32) {
 	panic("tensor: no assembly GEMV in this build")
 }
 

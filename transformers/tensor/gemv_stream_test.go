@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,7 +33,8 @@ func threadCPU() time.Duration {
 // f32" repeats new f32 next to it); "Linear" is the exported path. Run with
 // GEMVSTREAM=1 go test -run GEMVStreamRate -v ./transformers/tensor/ (about a minute); add
 // GEMVTHREADS=2 for two threads, each over half the rows (Linear left out), GEMVONLY=bf16 to run
-// only the variants whose name contains bf16 (21 rounds).
+// only the variants whose name contains bf16 (21 rounds), GEMVROWS=5 to measure the 5-row path
+// (beam search) with the previous (consecutive weight rows) and the step-16 traversal instead.
 func TestGEMVStreamRate(t *testing.T) {
 	if os.Getenv("GEMVSTREAM") == "" {
 		t.Skip("GEMVSTREAM not set")
@@ -114,11 +116,46 @@ func TestGEMVStreamRate(t *testing.T) {
 	if os.Getenv("GEMVTHREADS") != "2" { // Linear would run goroutines of its own
 		vs = append(vs, variant{"Linear f32", w32, linear(w32)}, variant{"Linear bf16", wbf, linear(wbf)})
 	}
+	mr, _ := strconv.Atoi(os.Getenv("GEMVROWS"))
+	rowsMode := mr >= 2 && mr <= gemvMx && os.Getenv("GEMVTHREADS") != "2"
+	if rowsMode {
+		// GEMVROWS=m: the m-row path (gemvRows, 4 weight rows x 2 input rows per call), weight rows
+		// consecutive (maxStep 1: the previous traversal) against step 16
+		xm := randT(r, mr, k)
+		outm := make([]float32, mr*n)
+		rows := func(w *Weight, maxStep int) func(lo, hi int) {
+			return func(lo, hi int) {
+				xs, ldx := xm.Data, k
+				if w.DType == BF16 {
+					xs, ldx = make([]float32, mr*k), k
+					for i := range mr {
+						deinterleave(xs[i*k:(i+1)*k], xm.Data[i*k:(i+1)*k], 16)
+					}
+				}
+				gemvRows(outm, xm.Data, xs, w, nil, mr, n, k, k, ldx, maxStep)
+			}
+		}
+		vs = []variant{
+			{fmt.Sprintf("%d rows step1 f32", mr), w32, rows(w32, 1)}, {fmt.Sprintf("%d rows step1 bf16", mr), wbf, rows(wbf, 1)},
+			{fmt.Sprintf("%d rows step16 f32", mr), w32, rows(w32, 16)}, {fmt.Sprintf("%d rows step16 bf16", mr), wbf, rows(wbf, 16)},
+		}
+		for _, v := range vs {
+			v.run(0, n)
+			got := make([]float32, 256)
+			for j := range got {
+				got[j] = outm[(mr-1)*n+j]
+			}
+			assertClose(t, v.name, got, naiveMatMul(xm.Data[(mr-1)*k:], wt.Data, 1, 1, 256, k, false, true), 1e-4*k)
+		}
+	}
 	if only := os.Getenv("GEMVONLY"); only != "" { // e.g. GEMVONLY=bf16: the variants named so
 		vs = slices.DeleteFunc(vs, func(v variant) bool { return !strings.Contains(v.name, only) })
 	}
 	want := naiveMatMul(x.Data, wt.Data, 1, 1, 256, k, false, true)
 	for _, v := range vs {
+		if rowsMode {
+			break // checked above
+		}
 		clear(out)
 		v.run(0, n)
 		tol := 1e-4 * k

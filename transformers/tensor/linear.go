@@ -93,38 +93,69 @@ func gemvLinear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 			deinterleave(xs[i*kv:(i+1)*kv], x[i*k:i*k+kv], 16)
 		}
 	}
-	// chunks of 4 weight rows; at least ~64 KiB of weight per goroutine
-	groups := (n + 3) / 4
-	minG := max(1, (1<<16)/max(1, 4*k*w.DType.Size()))
-	parallelFor(groups, minG, func(lo, hi int) {
+	gemvRows(out, x, xs, w, bias, m, n, k, kv, ldx, 16)
+}
+
+// gemvRows is gemvLinear for 2..8 rows (or no assembly): gemv4asm takes 4 weight rows x 2 input
+// rows per call, the 4 weight rows step apart inside blocks of 4*step rows (step <= maxStep, less
+// for small n so that there are at least 8 blocks), so that each of the 4 memory streams walks step
+// consecutive rows over the block, as in gemvOneRow. A last partial block goes 4 consecutive rows
+// per call, then row by row.
+func gemvRows(out, x, xs []float32, w *Weight, bias *Weight, m, n, k, kv, ldx, maxStep int) {
+	step := maxStep
+	for step > 1 && n < 32*step {
+		step /= 2
+	}
+	if kv == 0 {
+		step = 1 // no kernel: the row-by-row loop below does every row
+	}
+	blk := 4 * step
+	full := n / blk
+	items := (n + blk - 1) / blk
+	minB := max(1, (1<<16)/max(1, blk*k*w.DType.Size())) // at least ~64 KiB of weight per chunk
+	parallelFor(items, minB, func(lo, hi int) {
 		var res [8]float32
-		for g := lo; g < hi; g++ {
-			j0 := g * 4
-			rows := min(4, n-j0)
+		// group computes the 4 weight rows j0 + t*st (t < 4) for every input row
+		group := func(j0, st int) {
 			for i := 0; i < m; i += 2 {
 				nx := min(2, m-i)
 				i1 := min(i+1, m-1)
-				if rows == 4 {
-					if kv > 0 {
-						gemv4asm(kv, xs[i*ldx:], xs[i1*ldx:], w, j0, nx, &res)
-					} else {
-						clear(res[:])
-					}
-					if kv < k {
-						gemv4Tail(k, kv, x[i*k:], x[i1*k:], w, j0, nx, &res)
-					}
+				if kv > 0 {
+					gemv4asm(kv, xs[i*ldx:], xs[i1*ldx:], w, j0, st, nx, &res)
 				} else {
-					for r := range nx {
-						for j := range rows {
-							res[r*4+j] = dotWeight(x[(i+r)*k:(i+r+1)*k], w, (j0+j)*k)
-						}
-					}
+					clear(res[:])
+				}
+				if kv < k {
+					gemv4Tail(k, kv, x[i*k:], x[i1*k:], w, j0, st, nx, &res)
 				}
 				for r := range nx {
-					o := out[(i+r)*n+j0 : (i+r)*n+j0+rows]
-					copy(o, res[r*4:r*4+rows])
-					addBias(o, bias, j0)
+					o := out[(i+r)*n:]
+					for t := range 4 {
+						o[j0+t*st] = res[r*4+t]
+					}
 				}
+			}
+		}
+		for it := lo; it < hi; it++ {
+			j0 := it * blk
+			rows := min(blk, n-j0)
+			if it < full {
+				for p := range step {
+					group(j0+p, step)
+				}
+			} else {
+				j := 0
+				for ; j+4 <= rows; j += 4 {
+					group(j0+j, 1)
+				}
+				for ; j < rows; j++ {
+					for i := range m {
+						out[i*n+j0+j] = dotWeight(x[i*k:(i+1)*k], w, (j0+j)*k)
+					}
+				}
+			}
+			for i := range m {
+				addBias(out[i*n+j0:i*n+j0+rows], bias, j0)
 			}
 		}
 	})
@@ -264,11 +295,11 @@ func gemvCols(dt DType, k int) int {
 	return k &^ 7
 }
 
-// gemv4Tail adds the columns [kv, k) to res[r*4+j] += x_r · w[j0+j] for 4 weight rows.
-func gemv4Tail(k, kv int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+// gemv4Tail adds the columns [kv, k) to res[r*4+j] += x_r · w[j0+j*step] for 4 weight rows.
+func gemv4Tail(k, kv int, x0, x1 []float32, w *Weight, j0, step, nx int, res *[8]float32) {
 	var buf [16]float32
 	for j := range 4 {
-		off := (j0+j)*k + kv
+		off := (j0+j*step)*k + kv
 		for q := kv; q < k; q += len(buf) {
 			cnt := min(len(buf), k-q)
 			wr := buf[:cnt]
