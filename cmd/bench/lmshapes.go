@@ -22,7 +22,7 @@ func runLMShapes(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 5, "samples per measurement (the median is reported)")
 	minSample := fs.Duration("sample", 300*time.Millisecond, "minimum duration of one sample")
 	rowsList := fs.String("rows", "1,44", "row counts to measure (comma separated)")
-	bf16Dot := fs.Bool("bf16dot", false, "also measure bf16 with tensor.SetBF16Dot (approximate, AVX512_BF16 CPUs), as BF16dot")
+	bf16Dot := fs.Bool("bf16dot", false, "also measure bf16 with Weight.ApproxBF16Dot set (approximate, AVX512_BF16 CPUs), as BF16dot")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -62,22 +62,21 @@ func runLMShapes(ctx context.Context, args []string) error {
 			h[i] = tensor.F32ToBF16(v)
 		}
 		wbf := &tensor.Weight{Shape: []int{s.n, s.k}, DType: tensor.BF16, Half: h}
+		// the same bf16 data, opted into the approximate GEMV
+		wdot := &tensor.Weight{Shape: wbf.Shape, DType: tensor.BF16, Half: h, ApproxBF16Dot: true}
 		for _, m := range rowsSet {
 			x := tensor.From(randSlice(r, m*s.k), m, s.k)
 			variants := []*tensor.Weight{w32, wbf}
 			if *bf16Dot && tensor.BF16DotAvailable() {
-				variants = append(variants, wbf)
+				variants = append(variants, wdot)
 			}
-			for vi, w := range variants {
-				dot := vi == 2
-				prev := tensor.SetBF16Dot(dot)
+			for _, w := range variants {
 				wall, cpu, err := wallAndCPU(ctx, *runs, *minSample, func() { tensor.Linear(x, w, nil) })
-				tensor.SetBF16Dot(prev)
 				if err != nil {
 					return err
 				}
 				name := w.DType.String()
-				if dot {
+				if w.ApproxBF16Dot {
 					name = "BF16dot"
 				}
 				sec := wall.Seconds()

@@ -29,7 +29,7 @@ func threadCPU() time.Duration {
 // the variants interleaved round by round, medians. "old" is the previous traversal (AVX2 kernels,
 // 8 rows two apart in blocks of 16, input de-interleaved into a new slice per call); "avx2" is
 // gemvOneRow with the AVX2 kernels (what -tags noavx512 runs), "new" with the default
-// ones (AVX-512 for f32, AVX2 for bf16), "dot bf16" the opt-in VDPBF16PS kernel (SetBF16Dot; "dot
+// ones (AVX-512 for f32, AVX2 for bf16), "dot bf16" the opt-in VDPBF16PS kernel (Weight.ApproxBF16Dot; "dot
 // f32" repeats new f32 next to it); "Linear" is the exported path. Run with
 // GEMVSTREAM=1 go test -run GEMVStreamRate -v ./transformers/tensor/ (about a minute); add
 // GEMVTHREADS=2 for two threads, each over half the rows (Linear left out), GEMVONLY=bf16 to run
@@ -110,7 +110,7 @@ func TestGEMVStreamRate(t *testing.T) {
 	if hasAVX512 { // the exact bf16 kernel is AVX2 either way
 		vs = append(vs, variant{"new f32", w32, one(w32, gemvAVX512)}, variant{"new bf16", wbf, one(wbf, gemvAVX2)})
 	}
-	if hasAVX512BF16 { // the opt-in approximate kernel (SetBF16Dot), against the exact f32 one
+	if hasAVX512BF16 { // the opt-in approximate kernel (Weight.ApproxBF16Dot), against the exact f32 one
 		vs = append(vs, variant{"dot f32", w32, one(w32, gemvAVX512)}, variant{"dot bf16", wbf, one(wbf, gemvDot)})
 	}
 	if os.Getenv("GEMVTHREADS") != "2" { // Linear would run goroutines of its own

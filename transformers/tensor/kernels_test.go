@@ -674,21 +674,20 @@ func TestGEMV(t *testing.T) {
 	}
 }
 
-// TestBF16Dot checks the opt-in VDPBF16PS path (SetBF16Dot): one row, bf16 weights, against a
-// float64 reference computed with the input rounded to bf16; k not a multiple of 32 keeps the exact
-// path.
+// TestBF16Dot checks the opt-in VDPBF16PS path (Weight.ApproxBF16Dot): one row, bf16 weights,
+// against a float64 reference computed with the input rounded to bf16; k not a multiple of 32 keeps
+// the exact path.
 func TestBF16Dot(t *testing.T) {
 	if !BF16DotAvailable() {
 		t.Skip("no AVX512_BF16 in this CPU or build")
 	}
-	prev := SetBF16Dot(true)
-	defer SetBF16Dot(prev)
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, k := range []int{32, 64, 96, 40, 2560} {
 		for _, n := range []int{1, 7, 130, 1031} {
 			x := randT(r, 1, k)
 			wt := randT(r, n, k)
 			w := weightAs(wt, BF16)
+			w.ApproxBF16Dot = true
 			xr := x.Clone()
 			if k%32 == 0 {
 				for i, v := range xr.Data {
@@ -708,13 +707,19 @@ func TestBF16Dot(t *testing.T) {
 			}
 		}
 	}
-	// on means the rounded input: the result differs from the exact path's
+	// on means the rounded input: the result differs from the exact path's, which a copy of the
+	// same weight without the flag still takes
 	x := randT(r, 1, 64)
-	w := weightAs(randT(r, 16, 64), BF16)
+	wt := randT(r, 16, 64)
+	w := weightAs(wt, BF16) // rounds wt to the stored values
+	exact := *w
+	w.ApproxBF16Dot = true
 	on := Linear(x, w, nil)
-	SetBF16Dot(false)
-	off := Linear(x, w, nil)
+	off := Linear(x, &exact, nil)
 	if slices.Equal(on.Data, off.Data) {
-		t.Fatalf("SetBF16Dot(true) gave the exact path's results")
+		t.Fatalf("ApproxBF16Dot gave the exact path's results")
 	}
+	// the flag is per weight: the exact copy matches the exact kernel's reference
+	want := naiveMatMul(x.Data, wt.Data, 1, 1, 16, 64, false, true)
+	assertClose(t, "exact copy", off.Data, want, 1e-6*math.Sqrt(65))
 }

@@ -2,7 +2,6 @@ package tensor
 
 import (
 	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -76,7 +75,7 @@ func addBias(o []float32, bias *Weight, j0 int) {
 // registers.
 func gemvLinear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 	if m == 1 {
-		if kv, g, kern := gemv1Cols(w.DType, k); kv > 0 {
+		if kv, g, kern := gemv1Cols(w, k); kv > 0 {
 			gemvOneRow(out, x, w, bias, n, k, kv, g, kern)
 			return
 		}
@@ -243,38 +242,25 @@ type gemvKernel uint8
 const (
 	gemvAVX2   gemvKernel = iota // gemv8x1<dt>
 	gemvAVX512                   // gemv8x1F32AVX512
-	gemvDot                      // gemv8x1BF16Dot (opt-in, SetBF16Dot)
+	gemvDot                      // gemv8x1BF16Dot (opt-in, Weight.ApproxBF16Dot)
 )
 
-// bf16Dot is the setting of SetBF16Dot.
-var bf16Dot atomic.Bool
-
-// SetBF16Dot turns the approximate bf16 GEMV on or off and returns the previous setting. It is off
-// by default. When on, and the CPU has AVX512_BF16 (BF16DotAvailable), Linear with a bf16 weight,
-// a single input row and in-features a multiple of 32 rounds the input row to bf16 (to nearest
-// even) once per call and multiplies it with VDPBF16PS: the products of the bf16 values are exact
-// and summed in float32 (denormals flushed to zero), but every input element loses its low 16
-// mantissa bits, a relative error of up to 2^-9 per element (about 1e-3 relative on a dot product,
-// against about 1e-6 for the exact path, which widens the weights and keeps the input in float32).
-// Outputs then no longer match a float32 reference to float32 rounding. It takes half the
-// arithmetic per weight byte of the exact path and measured 3-16% more bytes per second on Zen 4
-// (see KERNELS.md). Safe to call concurrently with Linear (each call reads it once).
-func SetBF16Dot(on bool) bool { return bf16Dot.Swap(on) }
-
-// BF16DotAvailable reports whether SetBF16Dot(true) takes effect on this CPU and build (AVX512_BF16,
-// not -tags noavx512 or purego).
+// BF16DotAvailable reports whether Weight.ApproxBF16Dot takes effect on this CPU and build
+// (AVX512_BF16, not -tags noavx512 or purego).
 func BF16DotAvailable() bool { return hasAVX512BF16 }
 
 // gemv1Cols returns how many leading columns (kv) the single-row assembly kernels handle for a
 // weight dtype, the bf16 de-interleave group g (16) and the kernel: for float32 the AVX-512 one
 // where the CPU has it and k is a multiple of 16 (other k keep to AVX2, which leaves fewer columns
-// to the scalar tail); for bf16 gemvDot when SetBF16Dot is on and the CPU has AVX512_BF16 (k a
-// multiple of 32), else the exact AVX2 kernel (its AVX-512 form measured no faster); f16 AVX2.
-func gemv1Cols(dt DType, k int) (kv, g int, kern gemvKernel) {
+// to the scalar tail); for bf16 gemvDot when the weight has ApproxBF16Dot set and the CPU has
+// AVX512_BF16 (k a multiple of 32), else the exact AVX2 kernel (its AVX-512 form measured no
+// faster); f16 AVX2.
+func gemv1Cols(w *Weight, k int) (kv, g int, kern gemvKernel) {
+	dt := w.DType
 	switch {
 	case !hasAVX2:
 		return 0, 0, gemvAVX2
-	case hasAVX512BF16 && dt == BF16 && k%32 == 0 && bf16Dot.Load():
+	case hasAVX512BF16 && dt == BF16 && k%32 == 0 && w.ApproxBF16Dot:
 		return k, 0, gemvDot
 	case hasAVX512 && dt == F32 && k%16 == 0:
 		return k, 0, gemvAVX512

@@ -460,7 +460,7 @@ func reduce8z(b *strings.Builder) {
 }
 
 // genDot writes gemv8x1BF16Dot(k int, x *uint16, w unsafe.Pointer, ldw int, out *float32): the
-// opt-in AVX512_BF16 form of gemv8x1BF16 (tensor.SetBF16Dot): x is the input row rounded to bf16
+// opt-in AVX512_BF16 form of gemv8x1BF16 (tensor.Weight.ApproxBF16Dot): x is the input row rounded to bf16
 // (natural order, k a multiple of 32), and one VDPBF16PS per 64-byte line of each row accumulates
 // its 32 products (exact bf16 x bf16 products, float32 sums) into 16 float32 lanes. Half the
 // arithmetic of the exact kernel per byte. The Go assembler does not know VDPBF16PS: it is
