@@ -153,8 +153,11 @@ func TestSaveJSONAtomicAndLoadConfigDict(t *testing.T) {
 		t.Error("hub id offline with an empty cache: no error")
 	}
 	lo := NewLoadOptions(WithRevision("v1"), WithOffline(true), WithCacheDir("/c"), WithToken("t"))
-	if lo.Revision != "v1" || !lo.Offline || lo.CacheDir != "/c" || lo.Token != "t" || lo.DType != nil {
+	if lo.Revision != "v1" || !lo.Offline || lo.CacheDir != "/c" || lo.Token != "t" || lo.DType != nil || lo.ApproxBF16Dot {
 		t.Errorf("options %+v", lo)
+	}
+	if lo := NewLoadOptions(WithApproxBF16Dot()); !lo.ApproxBF16Dot {
+		t.Errorf("WithApproxBF16Dot: %+v", lo)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 
 	blip2 "github.com/gotransformers/gotransformers/models/blip_2"
 	"github.com/gotransformers/gotransformers/processing/image"
+	"github.com/gotransformers/gotransformers/transformers"
 	"github.com/gotransformers/gotransformers/transformers/generation"
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
@@ -69,8 +70,16 @@ func runCaption(ctx context.Context, args []string) error {
 	rf.register(fs, 3)
 	newTokens := fs.Int("new-tokens", 20, "tokens to generate (greedy; EOS suppressed until then)")
 	prompt := fs.String("prompt", "Question: what is shown in this picture? Answer:", "text prompt")
+	bf16Dot := fs.Bool("bf16dot", false, "approximate bf16 decode GEMV (transformers.WithApproxBF16Dot: input rounded to bf16, VDPBF16PS; AVX512_BF16 CPUs)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var loadOpts []transformers.Option
+	if *bf16Dot {
+		if !tensor.BF16DotAvailable() {
+			return fmt.Errorf("--bf16dot: this CPU or build has no AVX512_BF16 kernel")
+		}
+		loadOpts = append(loadOpts, transformers.WithApproxBF16Dot())
 	}
 	if *newTokens < 2 {
 		return fmt.Errorf("--new-tokens must be at least 2")
@@ -85,7 +94,7 @@ func runCaption(ctx context.Context, args []string) error {
 	}
 	resetPeak()
 	loadStart := time.Now()
-	m, err := blip2.FromPretrained(ctx, info.Dir)
+	m, err := blip2.FromPretrained(ctx, info.Dir, loadOpts...)
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ func runLMShapes(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 5, "samples per measurement (the median is reported)")
 	minSample := fs.Duration("sample", 300*time.Millisecond, "minimum duration of one sample")
 	rowsList := fs.String("rows", "1,44", "row counts to measure (comma separated)")
+	bf16Dot := fs.Bool("bf16dot", false, "also measure bf16 with Weight.ApproxBF16Dot set (approximate, AVX512_BF16 CPUs), as BF16dot")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,22 +62,32 @@ func runLMShapes(ctx context.Context, args []string) error {
 			h[i] = tensor.F32ToBF16(v)
 		}
 		wbf := &tensor.Weight{Shape: []int{s.n, s.k}, DType: tensor.BF16, Half: h}
+		// the same bf16 data, opted into the approximate GEMV
+		wdot := &tensor.Weight{Shape: wbf.Shape, DType: tensor.BF16, Half: h, ApproxBF16Dot: true}
 		for _, m := range rowsSet {
 			x := tensor.From(randSlice(r, m*s.k), m, s.k)
-			for _, w := range []*tensor.Weight{w32, wbf} {
+			variants := []*tensor.Weight{w32, wbf}
+			if *bf16Dot && tensor.BF16DotAvailable() {
+				variants = append(variants, wdot)
+			}
+			for _, w := range variants {
 				wall, cpu, err := wallAndCPU(ctx, *runs, *minSample, func() { tensor.Linear(x, w, nil) })
 				if err != nil {
 					return err
+				}
+				name := w.DType.String()
+				if w.ApproxBF16Dot {
+					name = "BF16dot"
 				}
 				sec := wall.Seconds()
 				flop := 2 * float64(m) * float64(s.n) * float64(s.k)
 				// CPU/2: the wall time two uncontended cores would take at the same per-core speed
 				est := cpu.Seconds() / 2
-				rows = append(rows, []string{s.name, w.DType.String(), fmt.Sprint(m), fmt.Sprintf("%.2f ms", sec*1e3),
+				rows = append(rows, []string{s.name, name, fmt.Sprint(m), fmt.Sprintf("%.2f ms", sec*1e3),
 					fmt.Sprintf("%.1f", float64(w.Bytes())/sec/1e9), fmt.Sprintf("%.1f", flop/sec/1e9),
 					fmt.Sprintf("%.2f ms", cpu.Seconds()*1e3), fmt.Sprintf("%.1f", float64(w.Bytes())/est/1e9), fmt.Sprintf("%.1f", flop/est/1e9)})
-				res[fmt.Sprintf("%s/%s/%d_ms", s.name, w.DType, m)] = sec * 1e3
-				res[fmt.Sprintf("%s/%s/%d_cpu_ms", s.name, w.DType, m)] = cpu.Seconds() * 1e3
+				res[fmt.Sprintf("%s/%s/%d_ms", s.name, name, m)] = sec * 1e3
+				res[fmt.Sprintf("%s/%s/%d_cpu_ms", s.name, name, m)] = cpu.Seconds() * 1e3
 			}
 		}
 	}

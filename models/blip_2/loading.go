@@ -27,12 +27,17 @@ func loadStateDict(ctx context.Context, nameOrPath string, lo *transformers.Load
 	return dir, sd, nil
 }
 
-// binderFor returns a strict binder over sd honouring WithDType.
+// binderFor returns a strict binder over sd honouring WithDType (nil: weights keep their stored
+// dtype) and WithApproxBF16Dot.
 func binderFor(sd *weights.StateDict, lo *transformers.LoadOptions) *weights.Binder {
+	var opts []weights.BinderOption
 	if lo.DType != nil {
-		return weights.NewBinder(sd, weights.WithDType(*lo.DType))
+		opts = append(opts, weights.WithDType(*lo.DType))
 	}
-	return weights.NewBinder(sd)
+	if lo.ApproxBF16Dot {
+		opts = append(opts, weights.WithApproxBF16Dot())
+	}
+	return weights.NewBinder(sd, opts...)
 }
 
 // loadParts loads config and weights of a BLIP-2 checkpoint and builds the shared tree.

@@ -17,12 +17,17 @@ var checkpointFiles = []string{
 	transformers.ConfigName, generation.GenerationConfigName, weights.SafetensorsName, weights.SafetensorsIndexName, weights.PytorchName, weights.PytorchIndexName,
 }
 
-// binderFor returns a binder over sd honouring WithDType (nil: weights keep their stored dtype).
+// binderFor returns a strict binder over sd honouring WithDType (nil: weights keep their stored
+// dtype) and WithApproxBF16Dot.
 func binderFor(sd *weights.StateDict, lo *transformers.LoadOptions) *weights.Binder {
+	var opts []weights.BinderOption
 	if lo.DType != nil {
-		return weights.NewBinder(sd, weights.WithDType(*lo.DType))
+		opts = append(opts, weights.WithDType(*lo.DType))
 	}
-	return weights.NewBinder(sd)
+	if lo.ApproxBF16Dot {
+		opts = append(opts, weights.WithApproxBF16Dot())
+	}
+	return weights.NewBinder(sd, opts...)
 }
 
 // FromPretrained mirrors OPTForCausalLM.from_pretrained: config.json and the weights

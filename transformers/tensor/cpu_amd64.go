@@ -38,8 +38,21 @@ func detectAVX512() bool {
 	return ebx7&(1<<16) != 0
 }
 
-// hasAVX2 and hasAVX512 are fixed at start-up (read-only afterwards).
+// detectAVX512BF16 reports whether the CPU also has AVX512_BF16 (VDPBF16PS; CPUID.(7,1):EAX[5]).
+func detectAVX512BF16() bool {
+	if !detectAVX512() {
+		return false
+	}
+	if maxSub, _, _, _ := cpuid(7, 0); maxSub < 1 {
+		return false
+	}
+	eax, _, _, _ := cpuid(7, 1)
+	return eax&(1<<5) != 0
+}
+
+// hasAVX2, hasAVX512 and hasAVX512BF16 are fixed at start-up (read-only afterwards).
 var (
-	hasAVX2   = detectAVX2()
-	hasAVX512 = detectAVX512()
+	hasAVX2       = detectAVX2()
+	hasAVX512     = detectAVX512()
+	hasAVX512BF16 = detectAVX512BF16()
 )

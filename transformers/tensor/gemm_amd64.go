@@ -91,33 +91,36 @@ func gemv4x1F16(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
 //go:noescape
 func gemv4x2F16(k int, x0, x1 *float32, w unsafe.Pointer, ldw int, out *float32)
 
-// gemv4asm runs the assembly GEMV kernel on the first k8 (a multiple of 8, > 0) columns.
-func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+// gemv4asm runs the assembly GEMV kernel on the first k8 (a multiple of 8, > 0) columns of the 4
+// weight rows j0, j0+step, j0+2*step, j0+3*step.
+func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, step, nx int, res *[8]float32) {
 	k := w.Shape[1]
+	ldw := k * step
+	last := (j0+3*step)*k + k8 - 1
 	_ = x0[k8-1]
 	_ = x1[k8-1]
 	px0, px1 := unsafe.SliceData(x0), unsafe.SliceData(x1)
 	if w.DType == F32 {
-		_ = w.F32[(j0+3)*k+k8-1]
+		_ = w.F32[last]
 		pw := unsafe.Pointer(&w.F32[j0*k])
 		if nx == 2 {
-			gemv4x2F32(k8, px0, px1, pw, k, &res[0])
+			gemv4x2F32(k8, px0, px1, pw, ldw, &res[0])
 		} else {
-			gemv4x1F32(k8, px0, px1, pw, k, &res[0])
+			gemv4x1F32(k8, px0, px1, pw, ldw, &res[0])
 		}
 		return
 	}
-	_ = w.Half[(j0+3)*k+k8-1]
+	_ = w.Half[last]
 	pw := unsafe.Pointer(&w.Half[j0*k])
 	switch {
 	case w.DType == BF16 && nx == 2:
-		gemv4x2BF16(k8, px0, px1, pw, k, &res[0])
+		gemv4x2BF16(k8, px0, px1, pw, ldw, &res[0])
 	case w.DType == BF16:
-		gemv4x1BF16(k8, px0, px1, pw, k, &res[0])
+		gemv4x1BF16(k8, px0, px1, pw, ldw, &res[0])
 	case nx == 2:
-		gemv4x2F16(k8, px0, px1, pw, k, &res[0])
+		gemv4x2F16(k8, px0, px1, pw, ldw, &res[0])
 	default:
-		gemv4x1F16(k8, px0, px1, pw, k, &res[0])
+		gemv4x1F16(k8, px0, px1, pw, ldw, &res[0])
 	}
 }
 
@@ -167,23 +170,43 @@ func gemv8x1BF16(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
 //go:noescape
 func gemv8x1F16(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
 
+//go:noescape
+func gemv8x1F32AVX512(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)
+
+//go:noescape
+func gemv8x1BF16Dot(k int, x *uint16, w unsafe.Pointer, ldw int, out *float32)
+
 // gemv8asm computes res[t] = x · w[j0+t*step][:kv] for 8 weight rows step rows apart with the
-// assembly kernel (kv > 0 as given by gemvCols; x de-interleaved for BF16).
-func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32) {
+// assembly kernel kern (kv > 0 and kern as given by gemv1Cols; for BF16, x de-interleaved, or for
+// gemvDot holding the row rounded to bf16, two per float32 slot).
+func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, kern gemvKernel) {
 	k := w.Shape[1]
-	_ = x[kv-1]
+	if kern == gemvDot {
+		_ = x[kv/2-1]
+	} else {
+		_ = x[kv-1]
+	}
 	px := unsafe.SliceData(x)
 	last := (j0+7*step)*k + kv - 1
 	if w.DType == F32 {
 		_ = w.F32[last]
-		gemv8x1F32(kv, px, unsafe.Pointer(&w.F32[j0*k]), k*step, &res[0])
+		pw := unsafe.Pointer(&w.F32[j0*k])
+		if kern == gemvAVX512 {
+			gemv8x1F32AVX512(kv, px, pw, k*step, &res[0])
+		} else {
+			gemv8x1F32(kv, px, pw, k*step, &res[0])
+		}
 		return
 	}
 	_ = w.Half[last]
-	if w.DType == BF16 {
-		gemv8x1BF16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k*step, &res[0])
-	} else {
-		gemv8x1F16(kv, px, unsafe.Pointer(&w.Half[j0*k]), k*step, &res[0])
+	pw := unsafe.Pointer(&w.Half[j0*k])
+	switch {
+	case w.DType == BF16 && kern == gemvDot:
+		gemv8x1BF16Dot(kv, (*uint16)(unsafe.Pointer(px)), pw, k*step, &res[0])
+	case w.DType == BF16:
+		gemv8x1BF16(kv, px, pw, k*step, &res[0])
+	default:
+		gemv8x1F16(kv, px, pw, k*step, &res[0])
 	}
 }
 

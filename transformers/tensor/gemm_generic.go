@@ -3,15 +3,16 @@
 package tensor
 
 const (
-	hasAVX2   = false
-	hasAVX512 = false
+	hasAVX2       = false
+	hasAVX512     = false
+	hasAVX512BF16 = false
 )
 
 func kernRows(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return false }
 
 func widenHalf(dst []float32, src []uint16, dt DType) { widenHalfGo(dst, src, dt) }
 
-func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, nx int, res *[8]float32) {
+func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, step, nx int, res *[8]float32) {
 	panic("tensor: no assembly GEMV in this build")
 }
 
@@ -21,7 +22,7 @@ func expSubSum(x []float32, m float32) float64 { return expSubSumGo(x, m) }
 
 func geluSlice(x []float32) { geluGo(x) }
 
-func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32) {
+func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, kern gemvKernel) {
 	panic("tensor: no assembly GEMV in this build")
 }
 

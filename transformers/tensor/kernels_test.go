@@ -1,8 +1,10 @@
 package tensor
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -630,4 +632,94 @@ func TestAttentionMaskedRow(t *testing.T) {
 			t.Fatalf("tq=%d: unmasked row is zero", tq)
 		}
 	}
+}
+
+// TestGEMV covers the GEMV path (1..8 rows) at sizes around the kernels' steps (k not a multiple
+// of 8/16/32, n not a multiple of 8 or of a single-row block of 8*step rows, n large enough for
+// step 16), f32/f16/bf16 weights, no bias, a float32 bias and a bf16 bias, against float64.
+func TestGEMV(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	ks := []int{1, 7, 16, 33, 40, 64, 96, 200}
+	ns := []int{1, 7, 9, 130, 515, 1031, 2053}
+	for _, dt := range []DType{F32, F16, BF16} {
+		for _, k := range ks {
+			for _, n := range ns {
+				if n > 600 && k > 64 && k != 96 {
+					continue
+				}
+				wt := randT(r, n, k)
+				w := weightAs(wt, dt)
+				bt := randT(r, n)
+				bbf := weightAs(bt.Clone(), BF16)
+				for _, m := range []int{1, 2, 3, 5, 8} {
+					if n > 600 && m > 2 && m != 5 {
+						continue
+					}
+					x := randT(r, m, k)
+					want := naiveMatMul(x.Data, wt.Data, 1, m, n, k, false, true)
+					for bi, b := range []*Weight{nil, WeightFrom(bt), bbf} {
+						got := Linear(x, w, b)
+						wb := slices.Clone(want)
+						if b != nil {
+							for i := range wb {
+								wb[i] += float64(b.At(i % n))
+							}
+						}
+						name := fmt.Sprintf("GEMV %s m=%d n=%d k=%d bias=%d", dt, m, n, k, bi)
+						assertClose(t, name, got.Data, wb, 1e-5*math.Sqrt(float64(k+1)))
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestBF16Dot checks the opt-in VDPBF16PS path (Weight.ApproxBF16Dot): one row, bf16 weights,
+// against a float64 reference computed with the input rounded to bf16; k not a multiple of 32 keeps
+// the exact path.
+func TestBF16Dot(t *testing.T) {
+	if !BF16DotAvailable() {
+		t.Skip("no AVX512_BF16 in this CPU or build")
+	}
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, k := range []int{32, 64, 96, 40, 2560} {
+		for _, n := range []int{1, 7, 130, 1031} {
+			x := randT(r, 1, k)
+			wt := randT(r, n, k)
+			w := weightAs(wt, BF16)
+			w.ApproxBF16Dot = true
+			xr := x.Clone()
+			if k%32 == 0 {
+				for i, v := range xr.Data {
+					xr.Data[i] = BF16ToF32(F32ToBF16(v))
+				}
+			}
+			bt := randT(r, n)
+			for bi, b := range []*Weight{nil, weightAs(bt.Clone(), BF16)} {
+				got := Linear(x, w, b)
+				want := naiveMatMul(xr.Data, wt.Data, 1, 1, n, k, false, true)
+				if b != nil {
+					for j := range want {
+						want[j] += float64(b.At(j))
+					}
+				}
+				assertClose(t, fmt.Sprintf("BF16Dot n=%d k=%d bias=%d", n, k, bi), got.Data, want, 1e-5*math.Sqrt(float64(k+1)))
+			}
+		}
+	}
+	// on means the rounded input: the result differs from the exact path's, which a copy of the
+	// same weight without the flag still takes
+	x := randT(r, 1, 64)
+	wt := randT(r, 16, 64)
+	w := weightAs(wt, BF16) // rounds wt to the stored values
+	exact := *w
+	w.ApproxBF16Dot = true
+	on := Linear(x, w, nil)
+	off := Linear(x, &exact, nil)
+	if slices.Equal(on.Data, off.Data) {
+		t.Fatalf("ApproxBF16Dot gave the exact path's results")
+	}
+	// the flag is per weight: the exact copy matches the exact kernel's reference
+	want := naiveMatMul(x.Data, wt.Data, 1, 1, 16, 64, false, true)
+	assertClose(t, "exact copy", off.Data, want, 1e-6*math.Sqrt(65))
 }

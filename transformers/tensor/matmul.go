@@ -23,11 +23,10 @@ func Linear(x *Tensor, w *Weight, b *Weight) *Tensor {
 	if k == 0 {
 		m = Numel(x.Shape[:len(x.Shape)-1])
 	}
-	var bias []float32
 	if b != nil {
-		bias = b.Float32().Data
+		checkWeightData("Linear", b)
 	}
-	linear(out.Data, x.Data, w, bias, m, n, k)
+	linear(out.Data, x.Data, w, b, m, n, k)
 	return out
 }
 

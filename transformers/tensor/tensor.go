@@ -121,6 +121,19 @@ type Weight struct {
 	DType DType
 	F32   []float32
 	Half  []uint16
+	// ApproxBF16Dot opts this weight into the approximate bf16 GEMV; off (false) by default. When
+	// set on a BF16 weight and the CPU has AVX512_BF16 (BF16DotAvailable), Linear with a single
+	// input row and in-features a multiple of 32 rounds the input row to bf16 (to nearest even)
+	// once per call and multiplies it with VDPBF16PS: the products of the bf16 values are exact and
+	// summed in float32 (denormals flushed to zero), but every input element loses its low 16
+	// mantissa bits, a relative error of up to 2^-9 per element (about 1e-3 relative on a dot
+	// product, against about 1e-6 for the exact path, which widens the weight and keeps the input
+	// in float32). Outputs then no longer match a float32 reference to float32 rounding. It takes
+	// half the arithmetic per weight byte of the exact path and measured 3-16% more bytes per
+	// second on Zen 4 (see KERNELS.md). Ignored for other dtypes, other CPUs and builds, and
+	// Linear with several input rows. Loaders set it with transformers.WithApproxBF16Dot; set it
+	// before the weight is shared between goroutines (it is read, never written, by the kernels).
+	ApproxBF16Dot bool
 }
 
 // WeightFrom wraps a float32 tensor as a weight (shared, not copied).

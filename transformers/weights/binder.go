@@ -116,6 +116,7 @@ type Binder struct {
 	prefix  string
 	dtype   tensor.DType
 	convert bool
+	approx  bool // WithApproxBF16Dot
 }
 
 // BinderOption configures NewBinder / NewShapeBinder.
@@ -126,6 +127,16 @@ type BinderOption func(*Binder)
 // report this dtype for their placeholders.
 func WithDType(d tensor.DType) BinderOption {
 	return func(b *Binder) { b.dtype, b.convert = d, true }
+}
+
+// WithApproxBF16Dot sets tensor.Weight.ApproxBF16Dot on every bf16 weight the binder binds to
+// checkpoint data, whether stored as bf16 or converted to it by WithDType (transformers'
+// WithApproxBF16Dot): one-row Linear then uses the approximate VDPBF16PS kernel on AVX512_BF16
+// CPUs. The flag goes on a copy of the state dict's Weight header (the data stays shared), so the
+// state dict's own weights are left as they are. Weights of other dtypes and placeholders are not
+// marked.
+func WithApproxBF16Dot() BinderOption {
+	return func(b *Binder) { b.approx = true }
 }
 
 // NewBinder returns a binder over a state dict.
@@ -270,6 +281,11 @@ func (b *Binder) bind(full string, shape []int, record bool) *tensor.Weight {
 			w = got
 			if b.convert {
 				w = convertWeight(got, b.dtype)
+			}
+			if b.approx && w.DType == tensor.BF16 && !w.ApproxBF16Dot {
+				c := *w // the header only: convertWeight may return got itself
+				c.ApproxBF16Dot = true
+				w = &c
 			}
 			ki.Loaded = true
 		}

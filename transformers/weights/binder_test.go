@@ -122,6 +122,54 @@ func TestBinderDTypeConversion(t *testing.T) {
 	require.Equal(t, []uint16{0x3e00, 0xc000}, b.Weight("h", 2).Half)
 }
 
+func TestBinderApproxBF16Dot(t *testing.T) {
+	bf := func() *tensor.Weight {
+		return &tensor.Weight{Shape: []int{2}, DType: tensor.BF16, Half: []uint16{0x3fc0, 0xc000}}
+	}
+	f16 := &tensor.Weight{Shape: []int{2}, DType: tensor.F16, Half: []uint16{0x3e00, 0xc000}}
+	stored, f32 := bf(), vec(1, 2)
+	sd := NewStateDict(map[string]*tensor.Weight{"bf": stored, "f32": f32, "f16": f16})
+
+	// off (the default): nothing is marked, the state dict's weights are handed out as they are
+	b := NewBinder(sd)
+	for _, k := range []string{"bf", "f32", "f16"} {
+		w := b.Weight(k, 2)
+		require.False(t, w.ApproxBF16Dot, k)
+		require.Same(t, sd.entries[k].w, w, k)
+	}
+	require.NoError(t, b.Finish())
+
+	// on: stored bf16 is marked on a copy of the header sharing the data; others are left alone
+	b = NewBinder(sd, WithApproxBF16Dot())
+	w := b.Weight("bf", 2)
+	require.True(t, w.ApproxBF16Dot)
+	require.Equal(t, tensor.BF16, w.DType)
+	require.Same(t, &stored.Half[0], &w.Half[0], "data shared")
+	require.False(t, stored.ApproxBF16Dot, "the state dict's weight is not written")
+	require.Same(t, w, b.Weight("bf", 2), "bound once")
+	require.Same(t, w, b.Tied("tied", w), "a tie shares the marked weight")
+	require.Same(t, f32, b.Weight("f32", 2))
+	require.Same(t, f16, b.Weight("f16", 2))
+	require.False(t, f32.ApproxBF16Dot || f16.ApproxBF16Dot)
+	require.True(t, b.Pp("x").KeepDType().approx, "children inherit the option")
+	require.Nil(t, b.Optional("absent", 2))
+	require.False(t, b.Weight("missing", 2).ApproxBF16Dot, "placeholders are not marked")
+
+	// on with WithDType(BF16): converted weights are marked too, whatever their source dtype
+	b = NewBinder(sd, WithDType(tensor.BF16), WithApproxBF16Dot())
+	for _, k := range []string{"bf", "f32", "f16"} {
+		w := b.Weight(k, 2)
+		require.Equal(t, tensor.BF16, w.DType, k)
+		require.True(t, w.ApproxBF16Dot, k)
+	}
+	require.False(t, stored.ApproxBF16Dot)
+	// and a module kept in float32 is not
+	b = NewBinder(sd, WithDType(tensor.BF16), WithApproxBF16Dot())
+	w = b.WithDType(tensor.F32).Weight("f32", 2)
+	require.Equal(t, tensor.F32, w.DType)
+	require.False(t, w.ApproxBF16Dot)
+}
+
 func TestShapeBinder(t *testing.T) {
 	b := NewShapeBinder(WithDType(tensor.BF16))
 	require.True(t, b.ShapeOnly())
