@@ -6,6 +6,9 @@ func linear(out, x []float32, w *Weight, bias []float32, m, n, k int) {
 		gemvLinear(out, x, w, bias, m, n, k)
 		return
 	}
+	if ntLinear(out, x, w, bias, m, n, k) {
+		return
+	}
 	acc := false
 	if bias != nil {
 		for i := range m {

@@ -49,6 +49,11 @@ func generate() string {
 	for rows := 1; rows <= 6; rows++ {
 		genKern512(&b, rows)
 	}
+	for _, dt := range []string{"F32", "BF16", "F16"} {
+		for rows := 1; rows <= 4; rows++ {
+			genNT(&b, dt, rows)
+		}
+	}
 	return b.String()
 }
 
@@ -408,4 +413,198 @@ func genKern512(b *strings.Builder, rows int) {
 		fmt.Fprintf(b, "\tVMOVUPS Z%d, (DX)\n\tVMOVUPS Z%d, 64(DX)\n", 4+2*i, 5+2*i)
 	}
 	b.WriteString("\tVZEROUPPER\n\tRET\n")
+}
+
+// ntRed is the shuffle-add tree that sums each of 16 zmm accumulators into one lane of a single zmm
+// (see genNT): four levels of (shuffle imm A, shuffle imm B, add) over pairs.
+var ntRed = []struct {
+	op         string
+	immA, immB int
+}{
+	{"VSHUFF32X4", 0x44, 0xEE}, // 256-bit halves: lanes 0-7 from src1, 8-15 from src2
+	{"VSHUFF32X4", 0x88, 0xDD}, // 128-bit quarters
+	{"VSHUFPS", 0x44, 0xEE},    // pairs within each 128-bit lane
+	{"VSHUFPS", 0x88, 0xDD},    // single floats
+}
+
+// ntShuffle simulates one shuffle of ntRed on lane labels (Intel semantics: dst from src1 then src2).
+func ntShuffle(op string, imm int, s1, s2 [16]int) [16]int {
+	var d [16]int
+	for l := range 16 {
+		if op == "VSHUFF32X4" {
+			q, src := l/4, s1
+			if q >= 2 {
+				src = s2
+			}
+			sel := imm >> (2 * q) & 3
+			d[l] = src[sel*4+l%4]
+			continue
+		}
+		base, e := l/4*4, l%4
+		src := s1
+		if e >= 2 {
+			src = s2
+		}
+		d[l] = src[base+(imm>>(2*e)&3)]
+	}
+	return d
+}
+
+// ntSlots returns, for each accumulator a (lane a of the result), the input slot of the reduction
+// tree that must hold it. The tree is simulated on labels (slot s, element e) and checked to add
+// every element of one slot into each output lane exactly once.
+func ntSlots() [16]int {
+	type cell map[[2]int]int // (slot, element) -> count
+	vals := make([][16]cell, 16)
+	for s := range 16 {
+		for e := range 16 {
+			vals[s][e] = cell{{s, e}: 1}
+		}
+	}
+	for _, lv := range ntRed {
+		var next [][16]cell
+		for p := 0; p < len(vals); p += 2 {
+			var ia, ib [16]int
+			for l := range 16 {
+				ia[l], ib[l] = l, l+16
+			}
+			// index into the concatenation of the pair
+			cat := append(vals[p][:], vals[p+1][:]...)
+			la := ntShuffle(lv.op, lv.immA, ia, ib)
+			lb := ntShuffle(lv.op, lv.immB, ia, ib)
+			var out [16]cell
+			for l := range 16 {
+				c := cell{}
+				for k, v := range cat[la[l]] {
+					c[k] += v
+				}
+				for k, v := range cat[lb[l]] {
+					c[k] += v
+				}
+				out[l] = c
+			}
+			next = append(next, out)
+		}
+		vals = next
+	}
+	var slots [16]int
+	for l, c := range vals[0] {
+		slot := -1
+		for k, v := range c {
+			if v != 1 || (slot >= 0 && k[0] != slot) {
+				panic("asmgen: bad reduction tree")
+			}
+			slot = k[0]
+		}
+		if len(c) != 16 {
+			panic("asmgen: bad reduction tree")
+		}
+		slots[l] = slot
+	}
+	return slots
+}
+
+// genNT writes nt4x<rows><dt>AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf
+// unsafe.Pointer, out *float32): out[i*4+j] = sum_{p<k} x[i*ldx+p] * w[j*ldw+p] for i < rows (1..4)
+// input rows and j < 4 weight rows, reading the weight rows as stored ([N, K], K contiguous: no
+// packing). One zmm accumulator per (i, j), reduced at the end into the 16 floats of out (rows >=
+// rows are zero). k is a multiple of 16 (32 for BF16, whose x rows are de-interleaved per 32 columns:
+// 16 even then 16 odd, so that one 64-byte load of 32 bf16 widens with one shift and one mask). If
+// pf is not nil, the 4 rows at pf (stride ldw, the next weight rows) are prefetched into L2 along the
+// way.
+func genNT(b *strings.Builder, dt string, rows int) {
+	name := fmt.Sprintf("nt4x%d%sAVX512", rows, dt)
+	fmt.Fprintf(b, "\n// func %s(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-56\n", name)
+	esz := 4
+	if dt != "F32" {
+		esz = 2
+	}
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x+8(FP), SI\n\tMOVQ ldx+16(FP), R8\n\tSHLQ $2, R8\n\tLEAQ (R8)(R8*2), R9\n")
+	fmt.Fprintf(b, "\tMOVQ w+24(FP), DI\n\tMOVQ ldw+32(FP), R10\n\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R12\n", map[int]int{2: 1, 4: 2}[esz])
+	b.WriteString("\tMOVQ pf+40(FP), BX\n\tMOVQ out+48(FP), DX\n")
+	for r := range 16 {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", r, r, r)
+	}
+	// elements per step: 16 (32 for BF16); bytes per step of a weight row and of an x row
+	kStep, wStep, xStep, shift := 16, 16*esz, 64, 4
+	if dt == "BF16" {
+		kStep, wStep, xStep, shift = 32, 64, 128, 5
+		b.WriteString("\tMOVL $0xffff0000, AX\n\tVPBROADCASTD AX, Z31\n")
+	}
+	_ = kStep
+	xAddr := []string{"(SI)", "(SI)(R8*1)", "(SI)(R8*2)", "(SI)(R9*1)"}
+	wAddr := []string{"(DI)", "(DI)(R10*1)", "(DI)(R10*2)", "(DI)(R12*1)"}
+	pAddr := []string{"(BX)", "(BX)(R10*1)", "(BX)(R10*2)", "(BX)(R12*1)"}
+	step := func(s int) {
+		xo, wo := s*xStep, s*wStep
+		for i := range rows {
+			fmt.Fprintf(b, "\tVMOVUPS %d%s, Z%d\n", xo, xAddr[i], 16+i)
+			if dt == "BF16" {
+				fmt.Fprintf(b, "\tVMOVUPS %d%s, Z%d\n", xo+64, xAddr[i], 20+i)
+			}
+		}
+		for j := range 4 {
+			t := 24 + 2*(j%2)
+			switch dt {
+			case "F32":
+				fmt.Fprintf(b, "\tVMOVUPS %d%s, Z%d\n", wo, wAddr[j], t)
+			case "F16":
+				fmt.Fprintf(b, "\tVCVTPH2PS %d%s, Z%d\n", wo, wAddr[j], t)
+			default:
+				// even columns: low halves shifted up; odd columns: high halves masked
+				fmt.Fprintf(b, "\tVMOVDQU32 %d%s, Z%d\n\tVPSLLD $16, Z%d, Z%d\n\tVPANDD Z31, Z%d, Z%d\n", wo, wAddr[j], t, t, t+1, t, t)
+			}
+			for i := range rows {
+				if dt == "BF16" {
+					fmt.Fprintf(b, "\tVFMADD231PS Z%d, Z%d, Z%d\n", t+1, 16+i, 4*i+j)
+					fmt.Fprintf(b, "\tVFMADD231PS Z%d, Z%d, Z%d\n", t, 20+i, 4*i+j)
+				} else {
+					fmt.Fprintf(b, "\tVFMADD231PS Z%d, Z%d, Z%d\n", t, 16+i, 4*i+j)
+				}
+			}
+		}
+	}
+	// main loop: 2 steps (128 bytes of each weight row for F32 and BF16, 64 for F16)
+	adv := func(steps int) {
+		fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n", steps*xStep, steps*wStep)
+	}
+	fmt.Fprintf(b, "\tSHRQ $%d, CX\n\tTESTQ BX, BX\n\tJEQ nopf\n", shift)
+	fmt.Fprintf(b, "\tCMPQ CX, $2\n\tJLT tail\nloopp:\n")
+	for l := 0; l < 2*wStep; l += 64 {
+		for _, a := range pAddr {
+			fmt.Fprintf(b, "\tPREFETCHT1 %d%s\n", l, a)
+		}
+	}
+	step(0)
+	step(1)
+	adv(2)
+	fmt.Fprintf(b, "\tADDQ $%d, BX\n\tSUBQ $2, CX\n\tCMPQ CX, $2\n\tJGE loopp\n\tJMP tail\n", 2*wStep)
+	b.WriteString("nopf:\n\tCMPQ CX, $2\n\tJLT tail\nloop:\n")
+	step(0)
+	step(1)
+	adv(2)
+	b.WriteString("\tSUBQ $2, CX\n\tCMPQ CX, $2\n\tJGE loop\n")
+	b.WriteString("tail:\n\tTESTQ CX, CX\n\tJEQ reduce\n")
+	step(0)
+	b.WriteString("reduce:\n")
+	// reduction: slot s of the tree holds accumulator inv[s]; pairs of registers are combined into
+	// the first register of each pair, Z24/Z25 as scratch.
+	slots := ntSlots()
+	regs := make([]int, 16)
+	for a, s := range slots {
+		regs[s] = a
+	}
+	for _, lv := range ntRed {
+		var next []int
+		for p := 0; p < len(regs); p += 2 {
+			s1, s2 := regs[p], regs[p+1]
+			fmt.Fprintf(b, "\t%s $%#x, Z%d, Z%d, Z24\n", lv.op, lv.immA, s2, s1)
+			fmt.Fprintf(b, "\t%s $%#x, Z%d, Z%d, Z25\n", lv.op, lv.immB, s2, s1)
+			fmt.Fprintf(b, "\tVADDPS Z25, Z24, Z%d\n", s1)
+			next = append(next, s1)
+		}
+		regs = next
+	}
+	fmt.Fprintf(b, "\tVMOVUPS Z%d, (DX)\n\tVZEROUPPER\n\tRET\n", regs[0])
 }
