@@ -20,6 +20,9 @@ const ntMaxRows = 96
 // ntOff turns the NT path off (in-package before/after benchmarks and tests).
 var ntOff = false
 
+// ntKCBytes bounds a K chunk: 4 weight rows of one chunk take at most this many bytes.
+var ntKCBytes = 16 << 10
+
 //go:noescape
 func nt4x1F32AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32)
 
@@ -56,6 +59,15 @@ func nt4x3F16AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf un
 //go:noescape
 func nt4x4F16AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32)
 
+//go:noescape
+func ntRowsF32AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32, ldo int, tiles int, bias *float32, acc int)
+
+//go:noescape
+func ntRowsBF16AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32, ldo int, tiles int, bias *float32, acc int)
+
+//go:noescape
+func ntRowsF16AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32, ldo int, tiles int, bias *float32, acc int)
+
 type ntKernel func(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32)
 
 var ntKernels = [3][4]ntKernel{
@@ -72,20 +84,21 @@ func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
 	}
 	var kerns *[4]ntKernel
 	step := 16
+	rowsKern := ntRowsF32AVX512
 	switch w.DType {
 	case F32:
 		kerns = &ntKernels[0]
 	case BF16:
-		kerns, step = &ntKernels[1], 32
+		kerns, step, rowsKern = &ntKernels[1], 32, ntRowsBF16AVX512
 	case F16:
-		kerns = &ntKernels[2]
+		kerns, rowsKern = &ntKernels[2], ntRowsF16AVX512
 	default:
 		return false
 	}
 	esz := w.DType.Size()
 	kv := k - k%step // columns the kernels handle; the rest in Go
 	// K chunks: 4 weight rows of one chunk take at most 16 KiB (L1)
-	kcMax := (16 << 10) / (4 * esz)
+	kcMax := ntKCBytes / (4 * esz)
 	chunks := (kv + kcMax - 1) / kcMax
 	kc := ((kv+chunks-1)/chunks + step - 1) / step * step
 	xs, ldx := x, k
@@ -143,7 +156,19 @@ func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
 				}
 				j0 := 4 * g
 				cols := min(4, n-j0)
-				for i0 := 0; i0 < m; i0 += 4 {
+				i0 := 0
+				if tiles := m / 4; cols == 4 && tiles > 0 {
+					// full tiles straight into out
+					var pb *float32
+					if c0 == 0 && bias != nil {
+						pb = &bias[j0]
+					}
+					_ = xs[(4*tiles-1)*ldx+c0+kk-1]
+					_ = out[(4*tiles-1)*n+j0+3]
+					rowsKern(kk, &xs[c0], ldx, wp, k, pf, &out[j0], n, tiles, pb, boolInt(c0 > 0))
+					pf, i0 = nil, 4*tiles
+				}
+				for ; i0 < m; i0 += 4 {
 					rows := min(4, m-i0)
 					_ = xs[(i0+rows-1)*ldx+c0+kk-1]
 					kerns[rows-1](kk, &xs[i0*ldx+c0], ldx, wp, k, pf, &res[0])
