@@ -101,20 +101,7 @@ func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
 	kcMax := ntKCBytes / (4 * esz)
 	chunks := (kv + kcMax - 1) / kcMax
 	kc := ((kv+chunks-1)/chunks + step - 1) / step * step
-	xs, ldx := x, k
-	if w.DType == BF16 {
-		// de-interleave every 32 columns: 16 even then 16 odd (see genNT in internal/asmgen)
-		xs, ldx = make([]float32, m*kv), kv
-		for i := range m {
-			src, dst := x[i*k:i*k+kv], xs[i*kv:(i+1)*kv]
-			for q := 0; q < kv; q += 32 {
-				for t := range 16 {
-					dst[q+t] = src[q+2*t]
-					dst[q+16+t] = src[q+2*t+1]
-				}
-			}
-		}
-	}
+	xs, ldx := ntInputs(x, m, k, kv, w.DType == BF16)
 	// the last group of fewer than 4 weight rows runs on a zero-padded copy of them
 	full := n / 4
 	var padF []float32
@@ -166,7 +153,10 @@ func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
 					_ = xs[(4*tiles-1)*ldx+c0+kk-1]
 					_ = out[(4*tiles-1)*n+j0+3]
 					rowsKern(kk, &xs[c0], ldx, wp, k, pf, &out[j0], n, tiles, pb, boolInt(c0 > 0))
-					pf, i0 = nil, 4*tiles
+					i0 = 4 * tiles
+					if tiles >= 4 {
+						pf = nil
+					}
 				}
 				for ; i0 < m; i0 += 4 {
 					rows := min(4, m-i0)
@@ -215,4 +205,25 @@ func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
 		}
 	})
 	return true
+}
+
+// ntInputs returns the input rows as the kernels read them, and their stride: x itself, or for BF16
+// weights the first kv columns of each row de-interleaved every 32 columns (16 even, then 16 odd;
+// see genNT in internal/asmgen).
+func ntInputs(x []float32, m, k, kv int, deinterleave bool) ([]float32, int) {
+	if !deinterleave {
+		return x, k
+	}
+	xs := make([]float32, m*kv)
+	for i := range m {
+		src, dst := x[i*k:i*k+kv], xs[i*kv:(i+1)*kv]
+		for q := 0; q < kv; q += 32 {
+			s, d := (*[32]float32)(src[q:q+32]), (*[32]float32)(dst[q:q+32])
+			d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = s[0], s[2], s[4], s[6], s[8], s[10], s[12], s[14]
+			d[8], d[9], d[10], d[11], d[12], d[13], d[14], d[15] = s[16], s[18], s[20], s[22], s[24], s[26], s[28], s[30]
+			d[16], d[17], d[18], d[19], d[20], d[21], d[22], d[23] = s[1], s[3], s[5], s[7], s[9], s[11], s[13], s[15]
+			d[24], d[25], d[26], d[27], d[28], d[29], d[30], d[31] = s[17], s[19], s[21], s[23], s[25], s[27], s[29], s[31]
+		}
+	}
+	return xs, kv
 }

@@ -23,7 +23,7 @@ func threadCPU() time.Duration {
 // thread's CPU time, samples of the two interleaved (medians). The weights cycle through enough
 // distinct copies to exceed the L3, as in the real models. Run with
 //
-//	NTBENCH=qformer|lm [NTRUNS=9] go test -run TestNTSpeed -v ./transformers/tensor
+//	NTBENCH=qformer|lm [NTRUNS=9] [NTM=rows] [NTF16=1] go test -run TestNTSpeed -v ./transformers/tensor
 func TestNTSpeed(t *testing.T) {
 	which := os.Getenv("NTBENCH")
 	if which == "" {
@@ -45,6 +45,13 @@ func TestNTSpeed(t *testing.T) {
 		shapes = []shape{{"opt q/k/v/o 2560->2560", 44, 2560, 2560}, {"opt fc1 2560->10240", 44, 2560, 10240},
 			{"opt fc2 10240->2560", 44, 10240, 2560}, {"opt lm_head 2560->50304", 44, 2560, 50304},
 			{"t5 q/k/v/o 2048->2048", 44, 2048, 2048}, {"t5 wi 2048->5120", 44, 2048, 5120}, {"t5 wo 5120->2048", 44, 5120, 2048}}
+	}
+	if s := os.Getenv("NTM"); s != "" {
+		var m int
+		fmt.Sscan(s, &m)
+		for i := range shapes {
+			shapes[i].m = m
+		}
 	}
 	dts := []DType{F32, BF16}
 	if os.Getenv("NTF16") != "" {
@@ -83,7 +90,7 @@ func TestNTSpeed(t *testing.T) {
 					for {
 						call()
 						n++
-						if el := threadCPU() - start; el >= 150*time.Millisecond {
+						if el := threadCPU() - start; el >= 100*time.Millisecond {
 							samples[v] = append(samples[v], el/time.Duration(n))
 							break
 						}

@@ -562,11 +562,10 @@ func ntStep(b *strings.Builder, dt string, rows, s int) {
 }
 
 // ntLoop writes the k loop of a tile (CX = step count, consumed): 2 steps per iteration, prefetching
-// the 4 weight rows at BX (stride R10) into L2 when BX is not 0, then a single last step. Labels get
-// the suffix sfx.
-func ntLoop(b *strings.Builder, dt string, rows int) {
+// pfRows (1 or 4) weight rows at BX (stride R10) into L2 when BX is not 0, then a single last step.
+func ntLoop(b *strings.Builder, dt string, rows, pfRows int) {
 	_, _, wStep, xStep := ntParams(dt)
-	pAddr := []string{"(BX)", "(BX)(R10*1)", "(BX)(R10*2)", "(BX)(R12*1)"}
+	pAddr := []string{"(BX)", "(BX)(R10*1)", "(BX)(R10*2)", "(BX)(R12*1)"}[:pfRows]
 	adv := fmt.Sprintf("\tADDQ $%d, SI\n\tADDQ $%d, DI\n", 2*xStep, 2*wStep)
 	b.WriteString("\tTESTQ BX, BX\n\tJEQ nopf\n\tCMPQ CX, $2\n\tJLT tail\nloopp:\n")
 	for l := 0; l < 2*wStep; l += 64 {
@@ -640,7 +639,7 @@ func genNT(b *strings.Builder, dt string, rows int) {
 	for r := range 16 {
 		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", r, r, r)
 	}
-	ntLoop(b, dt, rows)
+	ntLoop(b, dt, rows, 4)
 	r := ntReduce(b)
 	fmt.Fprintf(b, "\tVMOVUPS Z%d, (DX)\n\tVZEROUPPER\n\tRET\n", r)
 }
@@ -649,8 +648,8 @@ func genNT(b *strings.Builder, dt string, rows int) {
 // unsafe.Pointer, out *float32, ldo int, tiles int, bias *float32, acc int): genNT's 4x4 tile over
 // tiles consecutive groups of 4 input rows (x advancing 4 rows per tile) against the same 4 weight
 // rows, storing straight into out (rows of stride ldo floats, 4 columns each): out = sum (+ the
-// 4 floats at bias when bias is not nil) (+ out when acc != 0). pf is prefetched during the first
-// tile only.
+// 4 floats at bias when bias is not nil) (+ out when acc != 0). Tile t < 4 prefetches row t of pf:
+// the next weight group streams in over a few tiles rather than in a burst the memory system drops.
 func genNTRows(b *strings.Builder, dt string) {
 	name := fmt.Sprintf("ntRows%sAVX512", dt)
 	fmt.Fprintf(b, "\n// func %s(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32, ldo int, tiles int, bias *float32, acc int)\n", name)
@@ -659,11 +658,14 @@ func genNTRows(b *strings.Builder, dt string) {
 	ntHeader(b, dt)
 	b.WriteString("\tMOVQ SI, R13\n\tMOVQ out+48(FP), DX\n\tMOVQ ldo+56(FP), R14\n\tSHLQ $2, R14\n\tMOVQ tiles+64(FP), R11\n\tMOVQ bias+72(FP), AX\n")
 	b.WriteString("\tTESTQ R11, R11\n\tJEQ done\ntile:\n\tMOVQ R13, SI\n\tMOVQ w+24(FP), DI\n")
+	// BX = pf + t*ldw for tile t < 4 (t = tiles - R11), else 0
+	b.WriteString("\tXORL BX, BX\n\tMOVQ tiles+64(FP), CX\n\tSUBQ R11, CX\n\tCMPQ CX, $4\n\tJGE pfset\n")
+	b.WriteString("\tMOVQ pf+40(FP), BX\n\tTESTQ BX, BX\n\tJEQ pfset\n\tIMULQ R10, CX\n\tADDQ CX, BX\npfset:\n")
 	fmt.Fprintf(b, "\tMOVQ k+0(FP), CX\n\tSHRQ $%d, CX\n", shift)
 	for r := range 16 {
 		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", r, r, r)
 	}
-	ntLoop(b, dt, 4)
+	ntLoop(b, dt, 4, 1)
 	r := ntReduce(b)
 	t := 1
 	if r == 1 {
@@ -678,5 +680,5 @@ func genNTRows(b *strings.Builder, dt string) {
 	for i := range 4 {
 		fmt.Fprintf(b, "\tVEXTRACTF32X4 $%d, Z%d, X%d\n\tVMOVUPS X%d, (CX)\n\tADDQ R14, CX\n", i, r, t, t)
 	}
-	b.WriteString("next:\n\tLEAQ (R13)(R8*4), R13\n\tLEAQ (DX)(R14*4), DX\n\tXORL BX, BX\n\tDECQ R11\n\tJNZ tile\ndone:\n\tVZEROUPPER\n\tRET\n")
+	b.WriteString("next:\n\tLEAQ (R13)(R8*4), R13\n\tLEAQ (DX)(R14*4), DX\n\tDECQ R11\n\tJNZ tile\ndone:\n\tVZEROUPPER\n\tRET\n")
 }
