@@ -7,15 +7,15 @@ import (
 	"testing"
 )
 
-// TestLinearSmallM covers the row counts of the no-pack NT path (gemvMx < m <= 96 on AVX-512; the
-// packed GEMM elsewhere) at odd sizes: m not a multiple of the 4-row tile, n not a multiple of the
+// TestLinearSmallM covers the row counts of the no-pack NT path (gemvMx < m <= ntMaxRows, k >=
+// ntMinK on AVX-512; the packed GEMM elsewhere) at odd sizes: m not a multiple of the 4-row tile, n not a multiple of the
 // 4 weight rows, k not a multiple of 16/32 and long enough to be cut into K chunks.
 func TestLinearSmallM(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	shapes := [][3]int{ // m, k, n
-		{9, 33, 5}, {10, 64, 4}, {11, 100, 13}, {12, 31, 6}, {13, 47, 9}, {16, 96, 3}, {17, 129, 65},
-		{31, 1100, 7}, {32, 768, 40}, {33, 2061, 11}, {44, 4113, 6}, {63, 255, 18}, {64, 40, 1},
-		{95, 161, 10}, {96, 3000, 9}, {97, 64, 8}, {100, 50, 7},
+		{9, 300, 5}, {10, 256, 4}, {11, 271, 13}, {12, 31, 6}, {13, 47, 9}, {15, 257, 3}, {16, 511, 3},
+		{17, 129, 65}, {31, 1100, 7}, {32, 768, 40}, {33, 2061, 11}, {44, 4113, 6}, {63, 255, 18},
+		{64, 400, 1}, {65, 300, 5}, {95, 161, 10}, {96, 3000, 9}, {97, 64, 8}, {100, 50, 7},
 	}
 	for _, dt := range []DType{F32, BF16, F16} {
 		for _, s := range shapes {
@@ -44,7 +44,7 @@ func TestLinearSmallM(t *testing.T) {
 				}
 				out := make([]float32, m*n)
 				used := ntLinear(out, x.Data, w, bias, m, n, k)
-				if want := hasAVX512 && m <= ntMaxRows && k >= 32; used != want {
+				if want := hasAVX512 && m > gemvMx && m <= ntMaxRows && k >= ntMinK; used != want {
 					t.Fatalf("%s: ntLinear used = %v, want %v", name, used, want)
 				}
 				if used {
@@ -59,7 +59,7 @@ func TestLinearSmallM(t *testing.T) {
 // Inf in another weight row or column must not leak into an output.
 func TestLinearSmallMNaN(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
-	m, k, n := 20, 70, 9
+	m, k, n := 20, 300, 9
 	x := randT(r, m, k)
 	wt := randT(r, n, k)
 	wt.Data[(n-1)*k+k-1] = float32(math.Inf(1))
