@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package tensor
+
+// ntMaxRows, ntMinK: see linear_small.go.
+const ntMaxRows, ntMinK = 64, 256
+
+// ntLinear is the AVX-512 no-pack path of linear (see linear_small.go); elsewhere it never applies.
+func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool { return false }
