@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 )
 
 // Blocking of the packed GEMM (BLIS loop order): an A block of mcBlk x kcBlk stays in L2, a B
@@ -14,6 +15,7 @@ const (
 	nrw    = 2 * nr // columns per macro-kernel call (two B panels: the AVX-512 kernels' width)
 	kcBlk  = 256
 	mcBlk  = 144
+	mcOne  = 320 // up to this many rows, A is packed as one block (it stays in L2: 320 KiB at kcBlk)
 	ncBlk  = 2048
 	gemvMx = 8 // Linear with at most this many rows streams the weight (GEMV path)
 )
@@ -51,7 +53,7 @@ type gemmBufs struct {
 // results).
 var bufPool = sync.Pool{New: func() any {
 	return &gemmBufs{
-		a:   make([]float32, mcBlk*kcBlk),
+		a:   make([]float32, max(mcBlk, mcOne)*kcBlk),
 		b:   make([]float32, kcBlk*ncBlk),
 		tmp: make([]float32, nr*kcBlk),
 	}
@@ -109,6 +111,7 @@ func packA(dst, a []float32, lda, mc, pc, kc int) {
 // packB packs cols [0, nc) x rows [pc, pc+kc) of B into panels of nr columns, k-major, zero-padded
 // to a multiple of nr columns. tmp holds nr*kc floats.
 func packB(dst []float32, b matB, pc, kc, nc int, tmp []float32) {
+	head := b.alignShift() // the assembly starts each row on an aligned column
 	for j0 := 0; j0 < nc; j0 += nr {
 		p := dst[j0*kc : (j0+nr)*kc]
 		cols := min(nr, nc-j0)
@@ -129,24 +132,26 @@ func packB(dst []float32, b matB, pc, kc, nc int, tmp []float32) {
 			}
 			continue
 		}
-		done := 0
+		lo, hi := 0, 0 // columns packed by the assembly kernels
 		if cols == nr {
-			done = packNT16(p, b, j0, pc, kc)
-		}
-		if done == kc {
-			continue
+			lo, hi = packNT16(p, b, j0, pc, kc, (head-pc%8+8)%8)
 		}
 		for j := range cols {
-			off := (j0+j)*b.ld + pc + done
-			var src []float32
-			if b.dt == F32 {
-				src = b.f32[off : off+kc-done]
-			} else {
-				src = tmp[:kc-done]
-				widenHalf(src, b.half[off:off+kc-done], b.dt)
-			}
-			for q, v := range src {
-				p[(q+done)*nr+j] = v
+			for _, r := range [2][2]int{{0, lo}, {hi, kc}} {
+				if r[0] >= r[1] {
+					continue
+				}
+				off := (j0+j)*b.ld + pc + r[0]
+				var src []float32
+				if b.dt == F32 {
+					src = b.f32[off : off+r[1]-r[0]]
+				} else {
+					src = tmp[:r[1]-r[0]]
+					widenHalf(src, b.half[off:off+r[1]-r[0]], b.dt)
+				}
+				for q, v := range src {
+					p[(q+r[0])*nr+j] = v
+				}
 			}
 		}
 	}
@@ -169,17 +174,15 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 	for jc := 0; jc < n; jc += ncBlk {
 		nc := min(ncBlk, n-jc)
 		bj := b.sub(jc)
-		for pc := 0; pc < k; pc += kcBlk {
-			kc := min(kcBlk, k-pc)
+		ks := newKSplit(b, k)
+		for i := range ks.count() {
+			pc, kc := ks.block(i)
 			acc := accumulate || pc > 0
-			if m <= mcBlk {
-				// one A block: pack it, then pack each B panel right before its use so that the
-				// weight streaming overlaps the arithmetic.
+			if m <= mcOne {
+				// one A block: pack it, then pack each B panel pair right before its use, its raw
+				// data prefetched into L2 while the micro-kernels run on the pair before.
 				packA(bufs.a, a, lda, m, pc, kc)
-				for jr := 0; jr < nc; jr += nrw {
-					packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nrw, nc-jr), bufs.tmp)
-					macroKernel(c[jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], m, min(nrw, nc-jr), kc, acc)
-				}
+				streamB(c[jc:], ldc, bufs.a, bufs.b, bj, m, nc, pc, kc, k, acc, bufs.tmp)
 				continue
 			}
 			packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
@@ -187,7 +190,7 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 				mc := min(mcBlk, m-ic)
 				packA(bufs.a, a[ic*lda:], lda, mc, pc, kc)
 				for jr := 0; jr < nc; jr += nrw {
-					macroKernel(c[ic*ldc+jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
+					macroKernel(c[ic*ldc+jc+jr:], ldc, bufs.a, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc, nil)
 				}
 			}
 		}
@@ -198,20 +201,25 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 // the columns are cut into chunks that the workers take in turn (so that a worker slowed down by
 // other load on the machine does not hold the others up), each packing its own B panels.
 func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, workers int) {
-	nIC := (m + mcBlk - 1) / mcBlk
-	lastMC := m - (nIC-1)*mcBlk
-	mPad := (nIC-1)*mcBlk + (lastMC+mr-1)/mr*mr // rows of the packed A, padded per panel
-	nPC := (k + kcBlk - 1) / kcBlk
+	mcb := mcBlk
+	if m <= mcOne {
+		mcb = m
+	}
+	nIC := (m + mcb - 1) / mcb
+	lastMC := m - (nIC-1)*mcb
+	mPad := (nIC-1)*mcb + (lastMC+mr-1)/mr*mr // rows of the packed A, padded per panel
+	ks := newKSplit(b, k)
+	nPC := ks.count()
 	apBuf := aPool.Get().(*[]float32)
 	defer aPool.Put(apBuf)
 	if cap(*apBuf) < mPad*k {
 		*apBuf = make([]float32, mPad*k)
 	}
 	ap := (*apBuf)[:mPad*k] // every element is written by packA (panels are zero-padded there)
-	// packed block (pc, ic) starts at pc*kcBlk*mPad + ic*mcBlk*kc
+	// packed block (pc, ic) starts at pc*mPad + ic*kc
 	blockA := func(pcIdx, icIdx int) (pc, kc, ic, mc int, p []float32) {
-		pc, ic = pcIdx*kcBlk, icIdx*mcBlk
-		kc, mc = min(kcBlk, k-pc), min(mcBlk, m-ic)
+		pc, kc = ks.block(pcIdx)
+		ic, mc = icIdx*mcb, min(mcb, m-icIdx*mcb)
 		off := pc*mPad + ic*kc
 		return pc, kc, ic, mc, ap[off : off+(mc+mr-1)/mr*mr*kc]
 	}
@@ -248,21 +256,18 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 			nc := min(chunk, n-j0)
 			bj := b.sub(j0)
 			for pcIdx := range nPC {
-				pc, kc := pcIdx*kcBlk, min(kcBlk, k-pcIdx*kcBlk)
+				pc, kc := ks.block(pcIdx)
 				acc := accumulate || pc > 0
 				if nIC == 1 {
 					_, _, _, mc, p := blockA(pcIdx, 0)
-					for jr := 0; jr < nc; jr += nrw {
-						packB(bufs.b[jr*kc:], bj.sub(jr), pc, kc, min(nrw, nc-jr), bufs.tmp)
-						macroKernel(c[j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
-					}
+					streamB(c[j0:], ldc, p, bufs.b, bj, mc, nc, pc, kc, k, acc, bufs.tmp)
 					continue
 				}
 				packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
 				for icIdx := range nIC {
 					_, _, ic, mc, p := blockA(pcIdx, icIdx)
 					for jr := 0; jr < nc; jr += nrw {
-						macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc)
+						macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc, nil)
 					}
 				}
 			}
@@ -279,15 +284,124 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 	wg.Wait()
 }
 
+// bAhead is the raw data of a B panel that a macro-kernel prefetches into L2 while it runs (rows
+// rows of lines cache lines from address p, ld bytes apart), a share per A row panel.
+type bAhead struct {
+	p               uintptr
+	ld, rows, lines int
+}
+
+// ahead returns the raw data of columns [j0, j0+cols) x rows [pc, pc+kc) of b (all in range).
+func (b matB) ahead(j0, cols, pc, kc int) *bAhead {
+	esz := 4
+	var base uintptr
+	if b.dt == F32 {
+		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.f32)))
+	} else {
+		esz = 2
+		base = uintptr(unsafe.Pointer(unsafe.SliceData(b.half)))
+	}
+	r, off, n := kc, pc*b.ld+j0, cols*esz // rows, first element, bytes per row
+	if b.trans {
+		r, off, n = cols, j0*b.ld+pc, kc*esz
+	}
+	p := base + uintptr(off*esz)
+	lines := (n + 63) / 64
+	if p%64 != 0 || n%64 != 0 || (b.ld*esz)%64 != 0 {
+		lines++
+	}
+	return &bAhead{p: p, ld: b.ld * esz, rows: r, lines: lines}
+}
+
+// alignShift returns the number of leading columns of a transposed B's rows before the first
+// column whose address suits the packing kernels' loads (8 elements: 32 bytes for float32, 16 for
+// half), when every row has the same alignment (else 0, and the loads are left unaligned). Tensors
+// viewed in a safetensors file are aligned to their element size only: unaligned float32 loads
+// split cache lines, which cost ~8% of a ViT-g layer's GEMM time.
+func (b matB) alignShift() int {
+	var addr uintptr
+	esz := 4
+	switch {
+	case !b.trans:
+		return 0
+	case b.dt == F32 && len(b.f32) > 0:
+		addr = uintptr(unsafe.Pointer(&b.f32[0]))
+	case b.dt != F32 && len(b.half) > 0:
+		addr, esz = uintptr(unsafe.Pointer(&b.half[0])), 2
+	default:
+		return 0
+	}
+	al := uintptr(8 * esz)
+	if (b.ld*esz)%int(al) != 0 || addr%uintptr(esz) != 0 {
+		return 0
+	}
+	return int((al-addr%al)%al) / esz
+}
+
+// kSplit is the cut of K into blocks: kcBlk columns each, except the first, which is shortened
+// (by 8-shift columns) so that the others start on a column that alignShift calls aligned.
+type kSplit struct{ first, k int }
+
+func newKSplit(b matB, k int) kSplit {
+	first := kcBlk
+	if sh := b.alignShift(); sh > 0 {
+		first = kcBlk - 8 + sh
+	}
+	return kSplit{first, k}
+}
+
+func (s kSplit) count() int {
+	if s.k <= s.first {
+		return 1
+	}
+	return 1 + (s.k-s.first+kcBlk-1)/kcBlk
+}
+
+// block returns the first column and the width of block i.
+func (s kSplit) block(i int) (pc, kc int) {
+	if i == 0 {
+		return 0, min(s.first, s.k)
+	}
+	pc = s.first + (i-1)*kcBlk
+	return pc, min(kcBlk, s.k-pc)
+}
+
+// streamB computes c[:m, :nc] (+)= A·B[pc:pc+kc, :nc] from one packed A block (m rows), packing
+// the B panels (two at a time, into bp) right before their use; while the micro-kernels run on
+// one pair the raw data of the next is prefetched (after the last pair: the first of the next K
+// block, rows up to k).
+func streamB(c []float32, ldc int, ap, bp []float32, b matB, m, nc, pc, kc, k int, acc bool, tmp []float32) {
+	for jr := 0; jr < nc; jr += nrw {
+		cols := min(nrw, nc-jr)
+		var pf *bAhead
+		if jr+nrw < nc {
+			pf = b.ahead(jr+nrw, min(nrw, nc-jr-nrw), pc, kc)
+		} else if pc+kc < k {
+			pf = b.ahead(0, min(nrw, nc), pc+kc, min(kcBlk, k-pc-kc))
+		}
+		packB(bp[jr*kc:], b.sub(jr), pc, kc, cols, tmp)
+		macroKernel(c[jr:], ldc, ap, bp[jr*kc:], m, cols, kc, acc, pf)
+	}
+}
+
 // macroKernel runs the micro-kernels down up to two adjacent packed B panels (kc x 16 each, cols <=
-// 32 valid columns) for mc packed A rows, into c (stride ldc).
-func macroKernel(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool) {
+// 32 valid columns) for mc packed A rows, into c (stride ldc), prefetching pf (if not nil) into L2
+// a share per row panel.
+func macroKernel(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc bool, pf *bAhead) {
+	np := (mc + mr - 1) / mr
 	if cols == nrw && hasAVX512 {
-		for t := 0; t*mr < mc; t++ {
+		for t := range np {
+			if pf != nil {
+				r0, r1 := pf.rows*t/np, pf.rows*(t+1)/np
+				prefetchRowsT1(pf.p+uintptr(r0*pf.ld), pf.ld, r1-r0, pf.lines)
+			}
 			ir, rows := panelRows(mc, t)
 			kernRows32(rows, kc, ap[t*mr*kc:(t+1)*mr*kc], bp, c[ir*ldc:], ldc, acc)
 		}
 		return
+	}
+	if pf != nil {
+		prefetchRowsT1(pf.p, pf.ld, pf.rows, pf.lines)
 	}
 	macroKernel16(c, ldc, ap, bp, mc, min(cols, nr), kc, acc)
 	if cols > nr {

@@ -134,18 +134,19 @@ func packNT8BF16(dst *float32, src unsafe.Pointer, ld int, k8 int)
 func packNT8F16(dst *float32, src unsafe.Pointer, ld int, k8 int)
 
 // packNT16 packs 16 full rows j0..j0+15 of a transposed B, columns [pc, pc+kc), into p (kc x 16,
-// k-major). It returns the number of leading columns it packed (a multiple of 8); the caller packs
-// the rest.
-func packNT16(p []float32, b matB, j0, pc, kc int) int {
-	k8 := kc &^ 7
-	if !hasAVX2 || k8 == 0 {
-		return 0
+// k-major) with the assembly kernels, from column pc+head on (head < 8: the columns before the
+// first aligned one, see matB.alignShift). It returns the range [lo, hi) of columns it packed (hi-lo
+// a multiple of 8); the caller packs the rest.
+func packNT16(p []float32, b matB, j0, pc, kc, head int) (lo, hi int) {
+	k8 := (kc - head) &^ 7
+	if !hasAVX2 || k8 <= 0 {
+		return 0, 0
 	}
 	_ = p[kc*nr-1]
 	for h := 0; h < 16; h += 8 {
-		off := (j0+h)*b.ld + pc
+		off := (j0+h)*b.ld + pc + head
 		last := off + 7*b.ld + k8 - 1
-		dst := &p[h]
+		dst := &p[head*nr+h]
 		switch b.dt {
 		case F32:
 			_ = b.f32[last]
@@ -158,8 +159,12 @@ func packNT16(p []float32, b matB, j0, pc, kc int) int {
 			packNT8F16(dst, unsafe.Pointer(&b.half[off]), b.ld, k8)
 		}
 	}
-	return k8
+	return head, head + k8
 }
+
+// prefetchRowsT1 prefetches into L2 the first lines cache lines of rows rows from address p, ld
+// bytes apart (see genPrefetchRows in internal/asmgen).
+func prefetchRowsT1(p uintptr, ld int, rows int, lines int)
 
 //go:noescape
 func gemv8x1F32(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)

@@ -16,7 +16,7 @@ func gemv4asm(k8 int, x0, x1 []float32, w *Weight, j0, step, nx int, res *[8]flo
 	panic("tensor: no assembly GEMV in this build")
 }
 
-func packNT16(p []float32, b matB, j0, pc, kc int) int { return 0 }
+func packNT16(p []float32, b matB, j0, pc, kc, head int) (lo, hi int) { return 0, 0 }
 
 func expSubSum(x []float32, m float32) float64 { return expSubSumGo(x, m) }
 
@@ -46,3 +46,5 @@ func packA6(p, src []float32, lda, kc int) int { return 0 }
 func kernRows32(rows, k int, a, b, c []float32, ldc int, acc bool) bool { return false }
 
 func sigmoidMul(x []float32, gelu bool) { sigmoidMulGo(x, gelu) }
+
+func prefetchRowsT1(p uintptr, ld int, rows int, lines int) {}

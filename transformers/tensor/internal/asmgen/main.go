@@ -57,6 +57,7 @@ func generate() string {
 		}
 		genNTRows(&b, dt)
 	}
+	genPrefetchRows(&b)
 	return b.String()
 }
 
@@ -107,14 +108,14 @@ func genPack(b *strings.Builder, dt string, esz int, load func(addr, reg string)
 	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-32\n", name)
 	b.WriteString("\tMOVQ dst+0(FP), DI\n\tMOVQ src+8(FP), SI\n\tMOVQ ld+16(FP), R10\n\tMOVQ k8+24(FP), CX\n")
 	fmt.Fprintf(b, "\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R11\n\tLEAQ (SI)(R10*4), R12\n", map[int]int{2: 1, 4: 2}[esz])
-	// BX, DX: the same 8 rows 32 rows further (the next pair of 16-row panels), prefetched while this
-	// one is transposed (the rows are short streams that the hardware prefetcher would not pick up in
-	// time).
+	// BX, DX: the same 8 rows 32 rows further (the next pair of 16-row panels), prefetched into L2
+	// while this one is transposed (the rows are short streams that the hardware prefetcher would not
+	// pick up in time; into L2 rather than L1, where the micro-kernels' B panel lives).
 	b.WriteString("\tMOVQ R10, BX\n\tSHLQ $5, BX\n\tLEAQ (R12)(BX*1), DX\n\tADDQ SI, BX\n")
 	b.WriteString("\tSHRQ $3, CX\n\tJEQ done\nloop:\n")
 	for _, base := range []string{"BX", "DX"} {
 		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R11*1)"} {
-			fmt.Fprintf(b, "\tPREFETCHT0 (%s)%s\n", base, ix)
+			fmt.Fprintf(b, "\tPREFETCHT1 (%s)%s\n", base, ix)
 		}
 	}
 	addrs := []string{"(SI)", "(SI)(R10*1)", "(SI)(R10*2)", "(SI)(R11*1)", "(R12)", "(R12)(R10*1)", "(R12)(R10*2)", "(R12)(R11*1)"}
@@ -764,4 +765,17 @@ func genNTRows(b *strings.Builder, dt string) {
 		fmt.Fprintf(b, "\tVEXTRACTF32X4 $%d, Z%d, X%d\n\tVMOVUPS X%d, (CX)\n\tADDQ R14, CX\n", i, r, t, t)
 	}
 	b.WriteString("next:\n\tLEAQ (R13)(R8*4), R13\n\tLEAQ (DX)(R14*4), DX\n\tDECQ R11\n\tJNZ tile\ndone:\n\tVZEROUPPER\n\tRET\n")
+}
+
+// genPrefetchRows writes prefetchRowsT1(p uintptr, ld int, rows int, lines int): PREFETCHT1 of the
+// first lines cache lines of rows rows starting at address p, ld bytes apart. The GEMM driver uses it
+// to bring the raw weight data of the next B panels into L2 while the micro-kernels run on these
+// (a prefetch never faults, so p is passed as an address, not a Go pointer).
+func genPrefetchRows(b *strings.Builder) {
+	b.WriteString("\n// func prefetchRowsT1(p uintptr, ld int, rows int, lines int)\n")
+	b.WriteString("TEXT ·prefetchRowsT1(SB), NOSPLIT, $0-32\n")
+	b.WriteString("\tMOVQ p+0(FP), SI\n\tMOVQ ld+8(FP), R10\n\tMOVQ rows+16(FP), CX\n\tMOVQ lines+24(FP), R11\n")
+	b.WriteString("\tTESTQ CX, CX\n\tJLE done\n\tTESTQ R11, R11\n\tJLE done\nrow:\n\tMOVQ SI, AX\n\tMOVQ R11, DX\nline:\n")
+	b.WriteString("\tPREFETCHT1 (AX)\n\tADDQ $64, AX\n\tDECQ DX\n\tJNZ line\n")
+	b.WriteString("\tADDQ R10, SI\n\tDECQ CX\n\tJNZ row\ndone:\n\tRET\n")
 }
