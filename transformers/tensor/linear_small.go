@@ -46,7 +46,7 @@ var ntOff, ntAnyRows = false, false
 
 // K chunks: 4 weight rows of one chunk take at most ntKCBytes (L2; measured 5-10% faster than
 // chunks that keep them in L1, fewer reductions), the inputs at most ntXBytes (L2).
-var ntKCBytes, ntXBytes = 64 << 10, 512 << 10
+const ntKCBytes, ntXBytes = 64 << 10, 512 << 10
 
 //go:noescape
 func nt4x1F32AVX512(k int, x *float32, ldx int, w unsafe.Pointer, ldw int, pf unsafe.Pointer, out *float32)
