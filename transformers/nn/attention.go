@@ -144,7 +144,7 @@ func CachedAttention(q *tensor.Tensor, kv *KVBuffer, masked []bool, bias []float
 					if mrow != nil && mrow[j] {
 						continue
 					}
-					s := dot(qv, kb[j*dh:(j+1)*dh])
+					s := tensor.Dot(qv, kb[j*dh:(j+1)*dh])
 					if brow != nil {
 						s += brow[j]
 					}
@@ -239,22 +239,6 @@ func attentionFused(q *tensor.Tensor, kv *KVBuffer, masked []bool, bias []float3
 	}
 	o := tensor.Attention(q4, k4, v4, mask, 1)                  // [B, H, Tq, dh]
 	return tensor.Permute(o, 0, 2, 1, 3).Reshape(bsz, tq, H*dh) // [B, Tq, H*dh]
-}
-
-func dot(a, b []float32) float32 {
-	b = b[:len(a)]
-	var s0, s1, s2, s3 float32
-	i := 0
-	for ; i+4 <= len(a); i += 4 {
-		s0 += a[i] * b[i]
-		s1 += a[i+1] * b[i+1]
-		s2 += a[i+2] * b[i+2]
-		s3 += a[i+3] * b[i+3]
-	}
-	for ; i < len(a); i++ {
-		s0 += a[i] * b[i]
-	}
-	return (s0 + s1) + (s2 + s3)
 }
 
 func axpy(dst []float32, a float32, x []float32) {

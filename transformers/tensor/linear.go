@@ -332,6 +332,10 @@ func dotWeight(x []float32, w *Weight, off int) float32 {
 	return s
 }
 
+// Dot returns the float32 dot product of a and b[:len(a)], summed in four interleaved partial sums
+// (the same order everywhere it is used, so results do not depend on the caller).
+func Dot(a, b []float32) float32 { return dot(a, b) }
+
 func dot(a, b []float32) float32 {
 	b = b[:len(a)]
 	var s0, s1, s2, s3 float32
