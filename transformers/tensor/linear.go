@@ -12,16 +12,7 @@ func linear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 		gemvLinear(out, x, w, bias, m, n, k)
 		return
 	}
-	var nb []float32 // the NT path takes a float32 bias
-	if bias != nil {
-		if bias.DType == F32 {
-			nb = bias.F32[:n]
-		} else {
-			nb = make([]float32, n)
-			bias.WidenTo(nb, 0)
-		}
-	}
-	if ntLinear(out, x, w, nb, m, n, k) {
+	if ntLinear(out, x, w, bias, m, n, k) {
 		return
 	}
 	acc := false

@@ -101,9 +101,10 @@ var ntKernels = [3][4]ntKernel{
 	{nt4x1F16AVX512, nt4x2F16AVX512, nt4x3F16AVX512, nt4x4F16AVX512},
 }
 
-// ntLinear computes out = x·w^T + bias like linear with the NT kernels, or reports false where it
-// does not apply (no AVX-512, too many rows, k too short).
-func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
+// ntLinear computes out = x·w^T + b like linear with the NT kernels, or reports false where it
+// does not apply (no AVX-512, too many rows, k too short). A half-precision b is widened once here,
+// only when the path applies.
+func ntLinear(out, x []float32, w *Weight, b *Weight, m, n, k int) bool {
 	if !hasAVX512 || ntOff || !ntFits(m, k, w.DType) && !(ntAnyRows && k >= ntMinK) || n == 0 {
 		return false
 	}
@@ -119,6 +120,15 @@ func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool {
 		kerns, rowsKern = &ntKernels[2], ntRowsF16AVX512
 	default:
 		return false
+	}
+	var bias []float32 // the kernels add a float32 bias
+	if b != nil {
+		if b.DType == F32 {
+			bias = b.F32[:n]
+		} else {
+			bias = make([]float32, n)
+			b.WidenTo(bias, 0)
+		}
 	}
 	esz := w.DType.Size()
 	kv := k - k%step // columns the kernels handle; the rest in Go

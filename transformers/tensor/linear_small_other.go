@@ -7,4 +7,4 @@ const ntMaxRows, ntMinK = 64, 256
 const ntMaxRowsHalf, ntMaxKHalf = 96, 2560
 
 // ntLinear is the AVX-512 no-pack path of linear (see linear_small.go); elsewhere it never applies.
-func ntLinear(out, x []float32, w *Weight, bias []float32, m, n, k int) bool { return false }
+func ntLinear(out, x []float32, w *Weight, b *Weight, m, n, k int) bool { return false }

@@ -41,12 +41,8 @@ func TestLinearSmallM(t *testing.T) {
 				name := fmt.Sprintf("Linear %s %dx%dx%d bias=%v", dt, m, k, n, withBias)
 				assertClose(t, name, Linear(x, w, bw).Data, wb, 1e-4*math.Sqrt(float64(k+1)))
 				// the NT path itself, where it applies
-				var bias []float32
-				if withBias {
-					bias = b.Data
-				}
 				out := make([]float32, m*n)
-				used := ntLinear(out, x.Data, w, bias, m, n, k)
+				used := ntLinear(out, x.Data, w, bw, m, n, k)
 				fits := m <= ntMaxRows || dt != F32 && m <= ntMaxRowsHalf && k <= ntMaxKHalf
 				if want := hasAVX512 && m > gemvMx && fits && k >= ntMinK; used != want {
 					t.Fatalf("%s: ntLinear used = %v, want %v", name, used, want)
