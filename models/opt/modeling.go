@@ -80,9 +80,10 @@ func newOPTAttention(cfg *OPTConfig, b *weights.Binder) *OPTAttention {
 // forward appends this call's keys and values to kv and attends over all of them.
 func (a *OPTAttention) forward(x *tensor.Tensor, kv *nn.KVBuffer, masked []bool) *tensor.Tensor {
 	// x: [B, T, D]
-	q := a.QProj.Forward(x)
+	qkv := nn.LinearGroup(x, a.QProj, a.KProj, a.VProj)
+	q := qkv[0]
 	tensor.ScaleInPlace(q, a.Scaling)
-	kv.Append(a.KProj.Forward(x), a.VProj.Forward(x))
+	kv.Append(qkv[1], qkv[2])
 	o := nn.CachedAttention(q, kv, masked, nil) // [B, T, D]
 	return a.OutProj.Forward(o)
 }

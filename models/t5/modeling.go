@@ -191,9 +191,10 @@ type T5DenseActDense struct {
 func (f *T5DenseActDense) Forward(x *tensor.Tensor) *tensor.Tensor {
 	var h *tensor.Tensor
 	if f.Wi0 != nil {
-		h = f.Wi0.Forward(x)
+		hs := nn.LinearGroup(x, f.Wi0, f.Wi1)
+		h = hs[0]
 		f.act(h)
-		tensor.MulInPlace(h, f.Wi1.Forward(x))
+		tensor.MulInPlace(h, hs[1])
 	} else {
 		h = f.Wi.Forward(x)
 		f.act(h)
@@ -295,9 +296,10 @@ func (s *T5Stack) forward(ctx context.Context, r *stackRun) (*tensor.Tensor, []*
 			bias = sa.computeBias(r.past, t, r.past+t)
 		}
 		x := blk.SelfAttention.LayerNorm.Forward(h)
-		q := sa.Q.Forward(x)
+		qkv := nn.LinearGroup(x, sa.Q, sa.K, sa.V)
+		q := qkv[0]
 		kv := r.selfKV[i]
-		kv.Append(sa.K.Forward(x), sa.V.Forward(x))
+		kv.Append(qkv[1], qkv[2])
 		a := sa.O.Forward(nn.CachedAttention(q, kv, r.masked, bias))
 		tensor.AddInPlace(a, h)
 		h = a

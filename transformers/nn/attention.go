@@ -2,8 +2,6 @@ package nn
 
 import (
 	"math"
-	"runtime"
-	"sync"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
@@ -248,27 +246,8 @@ func axpy(dst []float32, a float32, x []float32) {
 	}
 }
 
-// parallelFor runs f over [0, n) split into at most GOMAXPROCS contiguous chunks.
-func parallelFor(n int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	chunk := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := chunk; lo < n; lo += chunk {
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			f(lo, hi)
-		}(lo, min(lo+chunk, n))
-	}
-	f(0, min(chunk, n))
-	wg.Wait()
-}
+// parallelFor runs f over [0, n) on the tensor package's helpers, one item per chunk at least.
+func parallelFor(n int, f func(lo, hi int)) { tensor.ParallelFor(n, 1, f) }
 
 // CrossEntropy is torch.nn.CrossEntropyLoss(ignore_index=-100) with mean reduction over the rows
 // of logits [N, V] whose label is not -100 (NaN when every label is ignored, as in torch).

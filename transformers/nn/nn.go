@@ -46,6 +46,27 @@ func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return tensor.Linear(x, l.Weight, l.Bias)
 }
 
+// LinearGroup applies every layer of ls to the same x and returns their outputs in order: the
+// same values as calling Forward on each, computed together where that is faster (a single row:
+// one parallel region for all, see tensor.LinearGroup).
+func LinearGroup(x *tensor.Tensor, ls ...*Linear) []*tensor.Tensor {
+	ws := make([]*tensor.Weight, len(ls))
+	var bs []*tensor.Weight
+	for i, l := range ls {
+		if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != l.In() {
+			panic(fmt.Sprintf("nn.Linear: input %v, want last axis %d", x.Shape, l.In()))
+		}
+		ws[i] = l.Weight
+		if l.Bias != nil {
+			if bs == nil {
+				bs = make([]*tensor.Weight, len(ls))
+			}
+			bs[i] = l.Bias
+		}
+	}
+	return tensor.LinearGroup(x, ws, bs)
+}
+
 // LayerNorm is torch.nn.LayerNorm over the last axis.
 type LayerNorm struct {
 	Weight *tensor.Weight // [dim], or nil (elementwise_affine=False)

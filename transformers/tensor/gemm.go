@@ -3,7 +3,6 @@ package tensor
 import (
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"unsafe"
 )
 
@@ -242,46 +241,29 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 	}
 	chunk := min(ncBlk, max(4*nr, (n/(perWorker*workers)+nrw-1)/nrw*nrw))
 	nChunks := (n + chunk - 1) / chunk
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	work := func() {
+	fanOut(nChunks, workers-1, func(idx int) {
 		bufs := bufPool.Get().(*gemmBufs)
 		defer bufPool.Put(bufs)
-		for {
-			idx := int(next.Add(1)) - 1
-			if idx >= nChunks {
-				return
+		j0 := idx * chunk
+		nc := min(chunk, n-j0)
+		bj := b.sub(j0)
+		for pcIdx := range nPC {
+			pc, kc := ks.block(pcIdx)
+			acc := accumulate || pc > 0
+			if nIC == 1 {
+				_, _, _, mc, p := blockA(pcIdx, 0)
+				streamB(c[j0:], ldc, p, bufs.b, bj, mc, nc, pc, kc, k, acc, bufs.tmp)
+				continue
 			}
-			j0 := idx * chunk
-			nc := min(chunk, n-j0)
-			bj := b.sub(j0)
-			for pcIdx := range nPC {
-				pc, kc := ks.block(pcIdx)
-				acc := accumulate || pc > 0
-				if nIC == 1 {
-					_, _, _, mc, p := blockA(pcIdx, 0)
-					streamB(c[j0:], ldc, p, bufs.b, bj, mc, nc, pc, kc, k, acc, bufs.tmp)
-					continue
-				}
-				packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
-				for icIdx := range nIC {
-					_, _, ic, mc, p := blockA(pcIdx, icIdx)
-					for jr := 0; jr < nc; jr += nrw {
-						macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc, nil)
-					}
+			packB(bufs.b, bj, pc, kc, nc, bufs.tmp)
+			for icIdx := range nIC {
+				_, _, ic, mc, p := blockA(pcIdx, icIdx)
+				for jr := 0; jr < nc; jr += nrw {
+					macroKernel(c[ic*ldc+j0+jr:], ldc, p, bufs.b[jr*kc:], mc, min(nrw, nc-jr), kc, acc, nil)
 				}
 			}
 		}
-	}
-	for range min(workers, nChunks) - 1 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			work()
-		}()
-	}
-	work() // the caller is a worker too (no wake-up to wait for)
-	wg.Wait()
+	}) // the caller is a worker too
 }
 
 // bAhead is the raw data of a B panel that a macro-kernel prefetches into L2 while it runs (rows
@@ -458,7 +440,6 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 		gemmSharedA(c, ldc, a, lda, b, m, n, k, accumulate, workers)
 		return
 	}
-	var wg sync.WaitGroup
 	splitN := nb >= mb || nb >= 2*workers
 	parts, unit, units := workers, nr, nb
 	if !splitN {
@@ -478,15 +459,7 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 			gemmSerial(c[lo*ldc:], ldc, a[lo*lda:], lda, b, hi-lo, n, k, accumulate, bufs)
 		}
 	}
-	for w := 1; w < parts; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			part(w)
-		}()
-	}
-	part(0) // the caller takes the first part
-	wg.Wait()
+	fanOut(parts, parts-1, part)
 }
 
 // kern6x16Go is the portable micro-kernel (same contract as the assembly one): 2x4 register

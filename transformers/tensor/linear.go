@@ -172,71 +172,114 @@ func gemvRows(out, x, xs []float32, w *Weight, bias *Weight, m, n, k, kv, ldx, m
 // bandwidth than step = 2 for bf16 (rows of 5 KiB), a few % for float32. A last partial block goes
 // 8 consecutive rows per call, then row by row.
 func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, kern gemvKernel) {
-	xs := x
+	j := newGemv1(out, x, w, bias, n, k, kv, g, kern)
+	defer j.release()
+	parallelForN(j.items, j.minItems(), gemvChunksPerWorker, func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			j.item(it)
+		}
+	})
+}
+
+// gemvChunksPerWorker: the single-row GEMV cuts its blocks into up to this many chunks per worker
+// (one block each at real sizes: a block is 128 weight rows, 0.3-1.3 MB), so that the last chunk,
+// which one worker runs while the other has none left, is short.
+const gemvChunksPerWorker = 16
+
+// gemv1 is one single-row product as gemvOneRow runs it: blocks of blk = 8*step weight rows
+// (items), each computed by item.
+type gemv1 struct {
+	out, x, xs, xr  []float32
+	w, bias         *Weight
+	n, k, kv        int
+	step, blk, full int
+	items           int
+	kern            gemvKernel
+	scratch         []*[]float32
+}
+
+// newGemv1 prepares out = x·w^T + bias for one input row x (kv, g, kern from gemv1Cols): the input
+// as the kernel reads it (pooled scratch; give it back with release).
+func newGemv1(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, kern gemvKernel) *gemv1 {
+	j := &gemv1{out: out, x: x, xs: x, xr: x[:kv], w: w, bias: bias, n: n, k: k, kv: kv, kern: kern}
 	switch {
 	case kern == gemvDot:
 		// the row rounded to bf16, two values per float32 slot (little-endian: even column low)
 		buf := getScratch(kv / 2)
-		defer scratchPool.Put(buf)
-		xs = *buf
-		xb := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(xs))), kv)
+		j.scratch = append(j.scratch, buf)
+		j.xs = *buf
+		xb := unsafe.Slice((*uint16)(unsafe.Pointer(unsafe.SliceData(j.xs))), kv)
 		for i, v := range x[:kv] {
 			xb[i] = F32ToBF16(v)
 		}
 	case w.DType == BF16:
 		buf := getScratch(kv)
-		defer scratchPool.Put(buf)
-		xs = *buf
-		deinterleave(xs, x[:kv], g)
+		j.scratch = append(j.scratch, buf)
+		j.xs = *buf
+		deinterleave(j.xs, x[:kv], g)
 	}
-	xr := x[:kv] // the input of the leftover rows (n % 8) that go row by row
+	// j.xr: the input of the leftover rows (n % 8) that go row by row
 	if kern == gemvDot && n%8 != 0 {
 		buf := getScratch(kv) // rounded like the kernel's input, so all rows agree
-		defer scratchPool.Put(buf)
-		xr = *buf
+		j.scratch = append(j.scratch, buf)
+		j.xr = *buf
 		for i, v := range x[:kv] {
-			xr[i] = BF16ToF32(F32ToBF16(v))
+			j.xr[i] = BF16ToF32(F32ToBF16(v))
 		}
 	}
 	step := 16
 	for step > 1 && n < 64*step { // at least 8 blocks to share between the goroutines
 		step /= 2
 	}
-	blk := 8 * step
-	full := n / blk
-	items := (n + blk - 1) / blk
-	minB := max(1, (1<<16)/max(1, blk*k*w.DType.Size()))
-	parallelFor(items, minB, func(lo, hi int) {
-		var res [8]float32
-		for it := lo; it < hi; it++ {
-			j0 := it * blk
-			rows := min(blk, n-j0)
-			o := out[j0 : j0+rows]
-			if it < full {
-				for p := range step {
-					gemv8asm(kv, xs, w, j0+p, step, &res, kern)
-					for t, v := range res {
-						o[p+step*t] = v
-					}
-				}
-			} else {
-				j := 0
-				for ; j+8 <= rows; j += 8 {
-					gemv8asm(kv, xs, w, j0+j, 1, &res, kern)
-					copy(o[j:j+8], res[:])
-				}
-				for ; j < rows; j++ {
-					o[j] = dotWeight(xr, w, (j0+j)*k)
-				}
+	j.step, j.blk = step, 8*step
+	j.full = n / j.blk
+	j.items = (n + j.blk - 1) / j.blk
+	return j
+}
+
+// minItems is the smallest chunk of items worth handing to another goroutine (~64 KiB of weight).
+func (j *gemv1) minItems() int {
+	return max(1, (1<<16)/max(1, j.blk*j.k*j.w.DType.Size()))
+}
+
+// release gives the scratch buffers back.
+func (j *gemv1) release() {
+	for _, b := range j.scratch {
+		scratchPool.Put(b)
+	}
+	j.scratch = nil
+}
+
+// item computes the output rows of block it.
+func (j *gemv1) item(it int) {
+	var res [8]float32
+	n, k, kv, step := j.n, j.k, j.kv, j.step
+	j0 := it * j.blk
+	rows := min(j.blk, n-j0)
+	o := j.out[j0 : j0+rows]
+	if it < j.full {
+		for p := range step {
+			gemv8asm(kv, j.xs, j.w, j0+p, step, &res, j.kern)
+			for t, v := range res {
+				o[p+step*t] = v
 			}
-			if kv < k {
-				for j := range o {
-					o[j] += dotWeight(x[kv:k], w, (j0+j)*k+kv)
-				}
-			}
-			addBias(o, bias, j0)
 		}
-	})
+	} else {
+		r := 0
+		for ; r+8 <= rows; r += 8 {
+			gemv8asm(kv, j.xs, j.w, j0+r, 1, &res, j.kern)
+			copy(o[r:r+8], res[:])
+		}
+		for ; r < rows; r++ {
+			o[r] = dotWeight(j.xr, j.w, (j0+r)*k)
+		}
+	}
+	if kv < k {
+		for r := range o {
+			o[r] += dotWeight(j.x[kv:k], j.w, (j0+r)*k+kv)
+		}
+	}
+	addBias(o, j.bias, j0)
 }
 
 // gemvKernel selects the single-row GEMV kernel family.

@@ -89,3 +89,78 @@ func checkWeightData(op string, w *Weight) {
 		panic(fmt.Sprintf("tensor.%s: %s weight %v: storage holds %d/%d elements, want %d", op, w.DType, w.Shape, len(w.F32), len(w.Half), n))
 	}
 }
+
+// LinearGroup returns Linear(x, ws[i], bs[i]) for every i (bs may be nil: no biases), the same
+// values as those calls. Where x is a single row (a decode step), the products run as one parallel
+// region over all their weight rows: the workers meet once at the end instead of once per product.
+func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
+	if bs != nil && len(bs) != len(ws) {
+		panic(fmt.Sprintf("tensor.LinearGroup: %d weights, %d biases", len(ws), len(bs)))
+	}
+	bias := func(i int) *Weight {
+		if bs == nil {
+			return nil
+		}
+		return bs[i]
+	}
+	outs := make([]*Tensor, len(ws))
+	var jobs []*gemv1
+	if len(x.Shape) > 0 && x.Shape[len(x.Shape)-1] == len(x.Data) {
+		for i, w := range ws {
+			if len(w.Shape) != 2 || w.Shape[1] != len(x.Data) || w.ShapeOnly() {
+				jobs = nil
+				break // Linear reports it
+			}
+			kv, g, kern := gemv1Cols(w, len(x.Data))
+			if kv == 0 {
+				jobs = nil
+				break
+			}
+			checkWeightData("LinearGroup", w)
+			b := bias(i)
+			n := w.Shape[0]
+			if b != nil {
+				if b.Numel() != n {
+					panic(fmt.Sprintf("tensor.LinearGroup: bias %v for weight %v", b.Shape, w.Shape))
+				}
+				checkWeightData("LinearGroup", b)
+			}
+			shape := append([]int(nil), x.Shape...)
+			shape[len(shape)-1] = n
+			outs[i] = New(shape...)
+			j := newGemv1(outs[i].Data, x.Data, w, b, n, len(x.Data), kv, g, kern)
+			if j.minItems() > 1 {
+				j.release()
+				jobs = nil
+				break // small products: one region each is as good
+			}
+			jobs = append(jobs, j)
+		}
+	}
+	if len(jobs) != len(ws) || len(ws) < 2 {
+		for _, j := range jobs {
+			j.release()
+		}
+		for i, w := range ws {
+			outs[i] = Linear(x, w, bias(i))
+		}
+		return outs
+	}
+	start := make([]int, len(jobs)+1) // items of job i: [start[i], start[i+1])
+	for i, j := range jobs {
+		start[i+1] = start[i] + j.items
+	}
+	parallelForN(start[len(jobs)], 1, gemvChunksPerWorker, func(lo, hi int) {
+		for it := lo; it < hi; it++ {
+			i := 0
+			for start[i+1] <= it {
+				i++
+			}
+			jobs[i].item(it - start[i])
+		}
+	})
+	for _, j := range jobs {
+		j.release()
+	}
+	return outs
+}
