@@ -20,9 +20,14 @@ type Blip2QFormerMultiHeadAttention struct {
 // Forward x: [B, T, D], kv: [B, S, Dkv] (x itself for self-attention), mask additive [B, 1, 1|T, S]
 // or nil -> context [B, T, D].
 func (a *Blip2QFormerMultiHeadAttention) Forward(x, kv, mask *tensor.Tensor) *tensor.Tensor {
-	k := splitHeads(a.Key.Forward(kv), a.NumHeads)   // [B, H, S, hd]
-	v := splitHeads(a.Value.Forward(kv), a.NumHeads) // [B, H, S, hd]
-	q := splitHeads(a.Query.Forward(x), a.NumHeads)  // [B, H, T, hd]
+	return a.forward(x, a.Key.Forward(kv), a.Value.Forward(kv), mask)
+}
+
+// forward is Forward given the key and value projections [B, S, D] of kv.
+func (a *Blip2QFormerMultiHeadAttention) forward(x, key, value, mask *tensor.Tensor) *tensor.Tensor {
+	k := splitHeads(key, a.NumHeads)                // [B, H, S, hd]
+	v := splitHeads(value, a.NumHeads)              // [B, H, S, hd]
+	q := splitHeads(a.Query.Forward(x), a.NumHeads) // [B, H, T, hd]
 	hd := q.Shape[3]
 	ctx := scaledAttention(q, k, v, float32(1/math.Sqrt(float64(hd))), mask) // [B, H, T, hd]
 	return mergeHeads(ctx)
@@ -82,12 +87,22 @@ type Blip2QFormerLayer struct {
 
 // Forward h: [B, Q, D], enc: [B, S, E] -> [B, Q, D].
 func (l *Blip2QFormerLayer) Forward(h, mask, enc, encMask *tensor.Tensor) (*tensor.Tensor, error) {
+	return l.forward(h, mask, enc, encMask, nil)
+}
+
+// forward is Forward with the cross-attention's key and value projections of enc given (encKV,
+// both [B, S, D]), or computed here when encKV is nil.
+func (l *Blip2QFormerLayer) forward(h, mask, enc, encMask *tensor.Tensor, encKV []*tensor.Tensor) (*tensor.Tensor, error) {
 	q := l.Attention.Forward(h, h, mask) // [B, Q, D]
 	if l.Crossattention != nil {
 		if enc == nil {
 			return nil, fmt.Errorf("encoder_hidden_states must be given for cross-attention layers")
 		}
-		q = l.Crossattention.Forward(q, enc, encMask)
+		ca := l.Crossattention
+		if encKV == nil {
+			encKV = []*tensor.Tensor{ca.Attention.Key.Forward(enc), ca.Attention.Value.Forward(enc)}
+		}
+		q = ca.Output.Forward(ca.Attention.forward(q, encKV[0], encKV[1], encMask), q)
 	}
 	return l.FeedForward.Forward(q), nil
 }
@@ -230,6 +245,23 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 		}
 	}
 	h := m.Layernorm.Forward(in.QueryEmbeds) // [B, T, D]
+	// the key/value projections of the image features for every cross-attention layer, computed
+	// together (the same input: one packing of it, one parallel region)
+	var encKV [][]*tensor.Tensor
+	if enc != nil {
+		var proj []*nn.Linear
+		for _, l := range m.Encoder.Layer {
+			if ca := l.Crossattention; ca != nil {
+				proj = append(proj, ca.Attention.Key, ca.Attention.Value)
+			}
+		}
+		if len(proj) > 0 {
+			kv := nn.LinearGroup(enc, proj...)
+			for i := 0; i < len(kv); i += 2 {
+				encKV = append(encKV, kv[i:i+2])
+			}
+		}
+	}
 	out = &QFormerOutput{}
 	for i, l := range m.Encoder.Layer {
 		if err := ctx.Err(); err != nil {
@@ -238,7 +270,11 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 		if in.OutputHiddenStates {
 			out.HiddenStates = append(out.HiddenStates, h)
 		}
-		if h, err = l.Forward(h, mask, enc, encMask); err != nil {
+		var lkv []*tensor.Tensor
+		if l.Crossattention != nil && len(encKV) > 0 {
+			lkv, encKV = encKV[0], encKV[1:]
+		}
+		if h, err = l.forward(h, mask, enc, encMask, lkv); err != nil {
 			return nil, fmt.Errorf("blip2: qformer: layer %d: %w", i, err)
 		}
 	}

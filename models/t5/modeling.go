@@ -309,7 +309,7 @@ func (s *T5Stack) forward(ctx context.Context, r *stackRun) (*tensor.Tensor, []*
 			q = ca.Q.Forward(x)
 			ckv := r.crossKV[i]
 			if ckv.Len() == 0 {
-				ckv.Append(ca.K.Forward(r.enc), ca.V.Forward(r.enc))
+				ckv.Append(kvPair(nn.LinearGroup(r.enc, ca.K, ca.V)))
 			}
 			a = ca.O.Forward(nn.CachedAttention(q, ckv, r.crossMsk, nil))
 			tensor.AddInPlace(a, h)
@@ -732,3 +732,6 @@ func checkLabels(labels [][]int, vocab int) (int, int, error) {
 	}
 	return len(labels), t, nil
 }
+
+// kvPair returns the two tensors of a key/value pair.
+func kvPair(kv []*tensor.Tensor) (k, v *tensor.Tensor) { return kv[0], kv[1] }

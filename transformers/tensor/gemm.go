@@ -200,6 +200,22 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 // the columns are cut into chunks that the workers take in turn (so that a worker slowed down by
 // other load on the machine does not hold the others up), each packing its own B panels.
 func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, workers int) {
+	gemmSharedAGroup(a, lda, m, k, []gemmTarget{{c: c, ldc: ldc, b: b, n: n, accumulate: accumulate}}, workers)
+}
+
+// gemmTarget is one product C[m, n] (stride ldc) = A·B (+ C when accumulate) of a group that
+// shares A.
+type gemmTarget struct {
+	c          []float32
+	ldc        int
+	b          matB
+	n          int
+	accumulate bool
+}
+
+// gemmSharedAGroup computes every target's product with the same A, packed once: one parallel
+// region over the column chunks of all targets (their B must split K the same way: newKSplit).
+func gemmSharedAGroup(a []float32, lda, m, k int, targets []gemmTarget, workers int) {
 	mcb := mcBlk
 	if m <= mcOne {
 		mcb = m
@@ -207,7 +223,7 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 	nIC := (m + mcb - 1) / mcb
 	lastMC := m - (nIC-1)*mcb
 	mPad := (nIC-1)*mcb + (lastMC+mr-1)/mr*mr // rows of the packed A, padded per panel
-	ks := newKSplit(b, k)
+	ks := newKSplit(targets[0].b, k)
 	nPC := ks.count()
 	apBuf := aPool.Get().(*[]float32)
 	defer aPool.Put(apBuf)
@@ -239,17 +255,28 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 	if nIC > 1 {
 		perWorker = 4
 	}
-	chunk := min(ncBlk, max(4*nr, (n/(perWorker*workers)+nrw-1)/nrw*nrw))
-	nChunks := (n + chunk - 1) / chunk
-	fanOut(nChunks, workers-1, func(idx int) {
+	nAll := 0
+	for _, t := range targets {
+		nAll += t.n
+	}
+	chunk := min(ncBlk, max(4*nr, (nAll/(perWorker*workers)+nrw-1)/nrw*nrw))
+	type piece struct{ t, j0 int } // chunk: target t's columns [j0, j0+chunk)
+	var pieces []piece
+	for ti, t := range targets {
+		for j0 := 0; j0 < t.n; j0 += chunk {
+			pieces = append(pieces, piece{ti, j0})
+		}
+	}
+	fanOut(len(pieces), workers-1, func(idx int) {
 		bufs := bufPool.Get().(*gemmBufs)
 		defer bufPool.Put(bufs)
-		j0 := idx * chunk
-		nc := min(chunk, n-j0)
-		bj := b.sub(j0)
+		t, j0 := &targets[pieces[idx].t], pieces[idx].j0
+		c, ldc := t.c, t.ldc
+		nc := min(chunk, t.n-j0)
+		bj := t.b.sub(j0)
 		for pcIdx := range nPC {
 			pc, kc := ks.block(pcIdx)
-			acc := accumulate || pc > 0
+			acc := t.accumulate || pc > 0
 			if nIC == 1 {
 				_, _, _, mc, p := blockA(pcIdx, 0)
 				streamB(c[j0:], ldc, p, bufs.b, bj, mc, nc, pc, kc, k, acc, bufs.tmp)
@@ -264,6 +291,42 @@ func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int
 			}
 		}
 	}) // the caller is a worker too
+}
+
+// gemmGroupFits reports whether the products of m rows of depth k with every weight of ws take
+// the shared-A GEMM with the same K split, so that gemmGroup can run them as one region.
+func gemmGroupFits(ws []*Weight, m, k int) bool {
+	workers := runtime.GOMAXPROCS(0)
+	if workers < 2 || len(ws) < 2 {
+		return false
+	}
+	for _, w := range ws {
+		n := w.Shape[0]
+		if m <= gemvMx || ntTakes(m, n, k, w.DType) || m*n*k < 1<<18 || (n+nr-1)/nr < 4*workers {
+			return false // another path of linear (GEMV, NT, serial or split GEMM)
+		}
+		if newKSplit(weightB(w, k), k) != newKSplit(weightB(ws[0], k), k) {
+			return false
+		}
+	}
+	return true
+}
+
+// gemmGroup computes outs[i] = a·ws[i]^T (+ bs[i]) for weights where gemmGroupFits, as one region:
+// the values linear gives for each.
+func gemmGroup(outs [][]float32, a []float32, ws, bs []*Weight, m, k int) {
+	targets := make([]gemmTarget, len(ws))
+	for i, w := range ws {
+		n := w.Shape[0]
+		targets[i] = gemmTarget{c: outs[i], ldc: n, b: weightB(w, k), n: n}
+		if bs != nil && bs[i] != nil {
+			for r := range m {
+				bs[i].WidenTo(outs[i][r*n:(r+1)*n], 0)
+			}
+			targets[i].accumulate = true
+		}
+	}
+	gemmSharedAGroup(a, k, m, k, targets, runtime.GOMAXPROCS(0))
 }
 
 // bAhead is the raw data of a B panel that a macro-kernel prefetches into L2 while it runs (rows

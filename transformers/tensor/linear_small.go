@@ -101,11 +101,16 @@ var ntKernels = [3][4]ntKernel{
 	{nt4x1F16AVX512, nt4x2F16AVX512, nt4x3F16AVX512, nt4x4F16AVX512},
 }
 
+// ntTakes reports whether ntLinear takes an m x k by [n, k] dt product.
+func ntTakes(m, n, k int, dt DType) bool {
+	return hasAVX512 && !ntOff && (ntFits(m, k, dt) || ntAnyRows && k >= ntMinK) && n > 0 && (dt == F32 || dt == BF16 || dt == F16)
+}
+
 // ntLinear computes out = x·w^T + b like linear with the NT kernels, or reports false where it
 // does not apply (no AVX-512, too many rows, k too short). A half-precision b is widened once here,
 // only when the path applies.
 func ntLinear(out, x []float32, w *Weight, b *Weight, m, n, k int) bool {
-	if !hasAVX512 || ntOff || !ntFits(m, k, w.DType) && !(ntAnyRows && k >= ntMinK) || n == 0 {
+	if !ntTakes(m, n, k, w.DType) {
 		return false
 	}
 	var kerns *[4]ntKernel

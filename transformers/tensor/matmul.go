@@ -141,6 +141,9 @@ func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
 		for _, j := range jobs {
 			j.release()
 		}
+		if len(ws) >= 2 && linearGroupGEMM(x, ws, bs, outs) {
+			return outs
+		}
 		for i, w := range ws {
 			outs[i] = Linear(x, w, bias(i))
 		}
@@ -163,4 +166,43 @@ func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
 		j.release()
 	}
 	return outs
+}
+
+// linearGroupGEMM runs LinearGroup's products on several rows as one shared-A GEMM (A packed once,
+// one parallel region) where they all take that GEMM path; false (outs untouched) otherwise.
+func linearGroupGEMM(x *Tensor, ws, bs []*Weight, outs []*Tensor) bool {
+	if len(x.Shape) == 0 {
+		return false
+	}
+	k := x.Shape[len(x.Shape)-1]
+	if k == 0 {
+		return false
+	}
+	m := len(x.Data) / k
+	for i, w := range ws {
+		if len(w.Shape) != 2 || w.Shape[1] != k || w.ShapeOnly() {
+			return false // Linear reports it
+		}
+		if bs != nil && bs[i] != nil && (bs[i].Numel() != w.Shape[0] || bs[i].ShapeOnly()) {
+			return false
+		}
+		checkWeightData("LinearGroup", w)
+		if bs != nil && bs[i] != nil {
+			checkWeightData("LinearGroup", bs[i])
+		}
+	}
+	if !gemmGroupFits(ws, m, k) {
+		return false
+	}
+	data := make([][]float32, len(ws))
+	ts := make([]*Tensor, len(ws))
+	for i, w := range ws {
+		shape := append([]int(nil), x.Shape...)
+		shape[len(shape)-1] = w.Shape[0]
+		ts[i] = New(shape...)
+		data[i] = ts[i].Data
+	}
+	gemmGroup(data, x.Data, ws, bs, m, k)
+	copy(outs, ts)
+	return true
 }

@@ -79,18 +79,22 @@ func TestHelpersExitWhenIdle(t *testing.T) {
 	}
 }
 
-// LinearGroup gives exactly what Linear gives for each weight, for one row (the shared region) and
-// several, f32 and bf16 weights, with and without bias.
+// LinearGroup gives exactly what Linear gives for each weight: one row (one GEMV region), a few
+// rows and 40 (each on its own path), 100 (one shared-A GEMM region), f32/bf16/f16 weights, with
+// and without bias.
 func TestLinearGroupMatchesLinear(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, dt := range []DType{F32, BF16, F16} {
-		for _, rows := range []int{1, 3} {
+		for _, rows := range []int{1, 3, 40, 100} {
 			for _, k := range []int{256, 1000} {
 				x := randT(r, rows, k)
 				var ws, bs []*Weight
-				for _, n := range []int{2048, 1031, 4096} {
+				for _, n := range []int{1024, 300, 2056} {
 					ws = append(ws, weightAs(randT(r, n, k), dt))
 					bs = append(bs, weightAs(randT(r, n), dt))
+				}
+				if rows == 100 && runtime.GOMAXPROCS(0) > 1 && !gemmGroupFits(ws, rows, k) {
+					t.Fatalf("%v k %d: 100 rows do not take the shared-A group GEMM: the test misses it", dt, k)
 				}
 				for _, withBias := range []bool{false, true} {
 					b := bs
