@@ -208,6 +208,8 @@ func gemv8asm(kv int, x []float32, w *Weight, j0, step int, res *[8]float32, ker
 	switch {
 	case w.DType == BF16 && kern == gemvDot:
 		gemv8x1BF16Dot(kv, (*uint16)(unsafe.Pointer(px)), pw, k*step, &res[0])
+	case w.DType == BF16 && kern == gemvAVX512:
+		gemv8x1BF16AVX512(kv, px, pw, k*step, &res[0])
 	case w.DType == BF16:
 		gemv8x1BF16(kv, px, pw, k*step, &res[0])
 	default:
@@ -275,3 +277,6 @@ func kernRows32(rows, k int, a, b, c []float32, ldc int, acc bool) bool {
 	}
 	return true
 }
+
+//go:noescape
+func gemv8x1BF16AVX512(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)

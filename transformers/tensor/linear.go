@@ -296,11 +296,11 @@ const (
 func BF16DotAvailable() bool { return hasAVX512BF16 }
 
 // gemv1Cols returns how many leading columns (kv) the single-row assembly kernels handle for a
-// weight dtype, the bf16 de-interleave group g (16) and the kernel: for float32 the AVX-512 one
+// weight dtype, the bf16 de-interleave group g and the kernel: for float32 the AVX-512 one
 // where the CPU has it and k is a multiple of 16 (other k keep to AVX2, which leaves fewer columns
 // to the scalar tail); for bf16 gemvDot when the weight has ApproxBF16Dot set and the CPU has
-// AVX512_BF16 (k a multiple of 32), else the exact AVX2 kernel (its AVX-512 form measured no
-// faster); f16 AVX2.
+// AVX512_BF16 (k a multiple of 32), else the exact AVX-512 kernel (g = 32; the last k % 32 columns
+// in Go) or, without AVX-512, the AVX2 one (g = 16); f16 AVX2.
 func gemv1Cols(w *Weight, k int) (kv, g int, kern gemvKernel) {
 	dt := w.DType
 	switch {
@@ -310,6 +310,8 @@ func gemv1Cols(w *Weight, k int) (kv, g int, kern gemvKernel) {
 		return k, 0, gemvDot
 	case hasAVX512 && dt == F32 && k%16 == 0:
 		return k, 0, gemvAVX512
+	case hasAVX512 && dt == BF16 && k >= 32:
+		return k &^ 31, 32, gemvAVX512
 	case dt == BF16:
 		return k &^ 15, 16, gemvAVX2
 	}
