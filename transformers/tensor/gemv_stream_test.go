@@ -29,7 +29,7 @@ func threadCPU() time.Duration {
 // the variants interleaved round by round, medians. "old" is the previous traversal (AVX2 kernels,
 // 8 rows two apart in blocks of 16, input de-interleaved into a new slice per call); "avx2" is
 // gemvOneRow with the AVX2 kernels (what -tags noavx512 runs), "new" with the default
-// ones (AVX-512 for f32, AVX2 for bf16), "dot bf16" the opt-in VDPBF16PS kernel (Weight.ApproxBF16Dot; "dot
+// ones (AVX-512 where the CPU has it), "dot bf16" the opt-in VDPBF16PS kernel (Weight.ApproxBF16Dot; "dot
 // f32" repeats new f32 next to it); "Linear" is the exported path. Run with
 // GEMVSTREAM=1 go test -run GEMVStreamRate -v ./transformers/tensor/ (about a minute); add
 // GEMVTHREADS=2 for two threads, each over half the rows (Linear left out), GEMVONLY=bf16 to run
