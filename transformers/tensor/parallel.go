@@ -62,6 +62,25 @@ type region struct {
 	next   atomic.Int64  // next chunk to take
 	done   atomic.Int64  // chunks finished
 	fin    chan struct{} // closed when done reaches chunks
+	failed atomic.Pointer[helperPanic]
+}
+
+// helperPanic is a panic raised by a chunk on a helper goroutine, re-raised on the region's caller
+// (where the models' recover turns a kernel bug into an error instead of a crash).
+type helperPanic struct{ value any }
+
+// runHelper is run on a helper goroutine: a panicking chunk counts as done (so the caller's wait
+// ends) and its value is kept for the caller.
+func (r *region) runHelper() {
+	defer func() {
+		if p := recover(); p != nil {
+			r.failed.CompareAndSwap(nil, &helperPanic{p})
+			if r.done.Add(1) == r.chunks {
+				close(r.fin)
+			}
+		}
+	}()
+	r.run()
 }
 
 // run takes chunks until none is left.
@@ -113,6 +132,9 @@ func fanOut(chunks, extra int, body func(c int)) {
 		}
 		runtime.Gosched()
 	}
+	if p := r.failed.Load(); p != nil {
+		panic(p.value)
+	}
 }
 
 // post offers r to extra helpers, starting helpers until that many are alive.
@@ -162,7 +184,7 @@ func (p *helperPool) helper() {
 				}
 			}
 		}
-		r.run()
+		r.runHelper()
 	}
 }
 

@@ -58,6 +58,32 @@ func TestParallelForNested(t *testing.T) {
 	}
 }
 
+// A chunk that panics, on the caller or on a helper, panics on the caller (never crashes the
+// process from a helper goroutine), and the helpers go on serving later regions.
+func TestParallelForPanicReachesCaller(t *testing.T) {
+	for round := range 20 {
+		func() {
+			defer func() {
+				if p := recover(); p != "chunk failed" {
+					t.Fatalf("round %d: recovered %v, want the chunk's panic", round, p)
+				}
+			}()
+			parallelForN(64, 1, 32, func(lo, hi int) {
+				time.Sleep(50 * time.Microsecond)
+				if lo >= 32+round%16 {
+					panic("chunk failed")
+				}
+			})
+			t.Fatalf("round %d: no panic", round)
+		}()
+	}
+	var seen atomic.Int64
+	parallelFor(1000, 1, func(lo, hi int) { seen.Add(int64(hi - lo)) })
+	if seen.Load() != 1000 {
+		t.Fatalf("after the panics: %d items, want 1000", seen.Load())
+	}
+}
+
 // The helpers exit once idle: no goroutine is left behind in an idle process.
 func TestHelpersExitWhenIdle(t *testing.T) {
 	if runtime.GOMAXPROCS(0) < 2 {
