@@ -100,7 +100,7 @@ func (l *Blip2QFormerLayer) forward(h, mask, enc, encMask *tensor.Tensor, encKV 
 		}
 		ca := l.Crossattention
 		if encKV == nil {
-			encKV = []*tensor.Tensor{ca.Attention.Key.Forward(enc), ca.Attention.Value.Forward(enc)}
+			encKV = nn.LinearGroup(enc, ca.Attention.Key, ca.Attention.Value)
 		}
 		q = ca.Output.Forward(ca.Attention.forward(q, encKV[0], encKV[1], encMask), q)
 	}
@@ -246,7 +246,9 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 	}
 	h := m.Layernorm.Forward(in.QueryEmbeds) // [B, T, D]
 	// the key/value projections of the image features for every cross-attention layer, computed
-	// together (the same input: one packing of it, one parallel region)
+	// together (the same input: one packing of it, one parallel region; 3-4 % faster for the real
+	// Q-Former than one pair per layer), unless they would take more than maxSharedKV bytes at
+	// once (large batches): then each layer computes its own pair
 	var encKV [][]*tensor.Tensor
 	if enc != nil {
 		var proj []*nn.Linear
@@ -255,7 +257,7 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 				proj = append(proj, ca.Attention.Key, ca.Attention.Value)
 			}
 		}
-		if len(proj) > 0 {
+		if len(proj) > 0 && len(proj)*(len(enc.Data)/max(1, enc.Shape[2]))*d*4 <= maxSharedKV {
 			kv := nn.LinearGroup(enc, proj...)
 			for i := 0; i < len(kv); i += 2 {
 				encKV = append(encKV, kv[i:i+2])
@@ -285,6 +287,10 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 	out.PoolerOutput = tensor.Slice(h, 1, 0, 1).Reshape(b, d)
 	return out, nil
 }
+
+// maxSharedKV bounds the bytes of the cross-attention keys/values that Blip2QFormerModel.Forward
+// computes for all layers at once (9.5 MB per image for the real Q-Former).
+const maxSharedKV = 64 << 20
 
 // checkMask checks a [B, T] 0/1 mask.
 func checkMask(what string, mask [][]int, b, t int) error {

@@ -2,11 +2,13 @@ package blip2
 
 import (
 	"context"
+	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
+	"github.com/gotransformers/gotransformers/transformers/weights"
 )
 
 // Masking image tokens out of the cross-attention (encoder_attention_mask) must give the same query
@@ -63,4 +65,32 @@ func TestVisionBatchRowsIndependent(t *testing.T) {
 		require.NoError(t, err)
 		requireClose(t, "row", tensor.Slice(both.LastHiddenState, 0, i, i+1), one.LastHiddenState)
 	}
+}
+
+// At the real size the Q-Former computes the cross-attention keys/values of all its layers as one
+// group (tensor.LinearGroup: one shared-A GEMM region). The result must be exactly what running
+// the layers one by one gives, where each layer projects its own pair.
+func TestQFormerSharedKVEqualsPerLayer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-size Q-Former")
+	}
+	m, err := NewBlip2QFormerModel(NewBlip2QFormerConfig(), weights.NewShapeBinder())
+	require.NoError(t, err)
+	state := uint64(0x9e3779b97f4a7c15)
+	fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
+	q, img := tensor.New(1, 32, 768), tensor.New(1, 257, 1408)
+	for i := range q.Data {
+		q.Data[i] = float32(i%13)/13 - 0.5
+	}
+	for i := range img.Data {
+		img.Data[i] = float32(i%97)/97 - 0.5
+	}
+	out, err := m.Forward(context.Background(), &QFormerInput{QueryEmbeds: q, EncoderHiddenStates: img})
+	require.NoError(t, err)
+	h := m.Layernorm.Forward(q)
+	for _, l := range m.Encoder.Layer {
+		h, err = l.Forward(h, nil, img, nil)
+		require.NoError(t, err)
+	}
+	require.Equal(t, h.Data, out.LastHiddenState.Data)
 }
