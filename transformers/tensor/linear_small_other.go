@@ -2,8 +2,8 @@
 
 package tensor
 
-// ntMaxRows, ntMinK, ntMaxRowsHalf, ntMaxKHalf: see linear_small.go.
-const ntMaxRows, ntMinK = 64, 256
+// ntMaxRows, ntMaxRowsF32, ntMinK, ntMaxRowsHalf, ntMaxKHalf: see linear_small.go.
+const ntMaxRows, ntMaxRowsF32, ntMinK = 64, 96, 256
 const ntMaxRowsHalf, ntMaxKHalf = 96, 2560
 
 // ntLinear is the AVX-512 no-pack path of linear (see linear_small.go); elsewhere it never applies.

@@ -8,7 +8,8 @@ import (
 )
 
 // TestLinearSmallM covers the row counts of the no-pack NT path (gemvMx < m <= ntMaxRows, k >=
-// ntMinK on AVX-512, and up to ntMaxRowsHalf rows for half weights with k <= ntMaxKHalf; the
+// ntMinK on AVX-512, up to ntMaxRowsF32 rows for float32 weights and up to ntMaxRowsHalf rows for
+// half weights with k <= ntMaxKHalf; the
 // packed GEMM elsewhere) at odd sizes: m not a multiple of the 4-row tile, n not a multiple of the
 // 4 weight rows, k not a multiple of 16/32 and long enough to be cut into K chunks.
 func TestLinearSmallM(t *testing.T) {
@@ -17,8 +18,9 @@ func TestLinearSmallM(t *testing.T) {
 		{9, 300, 5}, {10, 256, 4}, {11, 271, 13}, {12, 31, 6}, {13, 47, 9}, {15, 257, 3}, {16, 511, 3},
 		{17, 129, 65}, {31, 1100, 7}, {32, 768, 40}, {33, 2061, 11}, {44, 4113, 6}, {63, 255, 18},
 		{64, 400, 1}, {65, 300, 5}, {95, 161, 10}, {96, 3000, 9}, {97, 64, 8}, {100, 50, 7},
-		// the half-weight limits: 96 rows, k 2560
+		// the half-weight limits: 96 rows, k 2560; float32: 96 rows, any k
 		{76, 2048, 9}, {96, 2560, 5}, {96, 2561, 5}, {97, 2560, 5}, {65, 2575, 3}, {93, 1000, 7},
+		{76, 5120, 6}, {97, 5121, 4},
 	}
 	for _, dt := range []DType{F32, BF16, F16} {
 		for _, s := range shapes {
@@ -43,7 +45,7 @@ func TestLinearSmallM(t *testing.T) {
 				// the NT path itself, where it applies
 				out := make([]float32, m*n)
 				used := ntLinear(out, x.Data, w, bw, m, n, k)
-				fits := m <= ntMaxRows || dt != F32 && m <= ntMaxRowsHalf && k <= ntMaxKHalf
+				fits := m <= ntMaxRows || dt == F32 && m <= ntMaxRowsF32 || dt != F32 && m <= ntMaxRowsHalf && k <= ntMaxKHalf
 				if want := hasAVX512 && m > gemvMx && fits && k >= ntMinK; used != want {
 					t.Fatalf("%s: ntLinear used = %v, want %v", name, used, want)
 				}
