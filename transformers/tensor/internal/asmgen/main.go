@@ -425,20 +425,7 @@ func genKern512(b *strings.Builder, rows int) {
 // step is one 64-byte cache line of every row, one FMA with a memory operand each: half the
 // instructions of the AVX2 kernel, measured 5-10% more bandwidth.
 func gen8z(b *strings.Builder) {
-	const name = "gemv8x1F32AVX512"
-	fmt.Fprintf(b, "\n// func %s(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)\n", name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
-	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x+8(FP), SI\n\tMOVQ w+16(FP), DI\n")
-	b.WriteString("\tMOVQ ldw+24(FP), R10\n\tSHLQ $2, R10\n\tLEAQ (R10)(R10*2), R12\n\tLEAQ (DI)(R10*4), R13\n\tMOVQ out+32(FP), DX\n")
-	var rows []string
-	for _, base := range []string{"DI", "R13"} {
-		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R12*1)"} {
-			rows = append(rows, "("+base+")"+ix)
-		}
-	}
-	for j := range rows {
-		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", 8+j, 8+j, 8+j)
-	}
+	rows := gemv8zHead(b, "gemv8x1F32AVX512", 2, "")
 	b.WriteString("\tSHRQ $4, CX\n\tJEQ reduce\nloop:\n")
 	for _, r := range rows {
 		fmt.Fprintf(b, "\tPREFETCHT1 %d%s\n", 2*gemvPrefetch, r)
@@ -462,21 +449,7 @@ func gen8z(b *strings.Builder) {
 // that form (interleaved runs); with two threads they all reach the machine's bandwidth when other
 // tenants leave little of it.
 func gen8bz(b *strings.Builder) {
-	const name = "gemv8x1BF16AVX512"
-	fmt.Fprintf(b, "\n// func %s(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)\n", name)
-	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
-	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x+8(FP), SI\n\tMOVQ w+16(FP), DI\n")
-	b.WriteString("\tMOVQ ldw+24(FP), R10\n\tSHLQ $1, R10\n\tLEAQ (R10)(R10*2), R12\n\tLEAQ (DI)(R10*4), R13\n\tMOVQ out+32(FP), DX\n")
-	b.WriteString("\tMOVQ $0xffff0000, AX\n\tMOVQ AX, X4\n\tVPBROADCASTD X4, Z4\n")
-	var rows []string
-	for _, base := range []string{"DI", "R13"} {
-		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R12*1)"} {
-			rows = append(rows, "("+base+")"+ix)
-		}
-	}
-	for j := range rows {
-		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", 8+j, 8+j, 8+j)
-	}
+	rows := gemv8zHead(b, "gemv8x1BF16AVX512", 1, "\tMOVQ $0xffff0000, AX\n\tMOVQ AX, X4\n\tVPBROADCASTD X4, Z4\n")
 	b.WriteString("\tSHRQ $5, CX\n\tJEQ reduce\nloop:\n")
 	for _, r := range rows {
 		fmt.Fprintf(b, "\tPREFETCHT1 %d%s\n", gemvPrefetch, r) // 2 KiB: 1 and 4 KiB measured 3-15% slower on one thread
@@ -488,6 +461,28 @@ func gen8bz(b *strings.Builder) {
 	}
 	b.WriteString("\tADDQ $128, SI\n\tADDQ $64, DI\n\tADDQ $64, R13\n\tDECQ CX\n\tJNZ loop\nreduce:\n")
 	reduce8z(b)
+}
+
+// gemv8zHead writes the head of an AVX-512 8-row GEMV kernel (k int, x *float32, w unsafe.Pointer,
+// ldw int, out *float32): arguments in CX (k), SI (x), DI (row 0), R10 (row stride in bytes: ldw
+// << shift), R12 (3 strides), R13 (row 4), DX (out), then extra, then Z8..Z15 zeroed. It returns
+// the addresses of the 8 rows.
+func gemv8zHead(b *strings.Builder, name string, shift int, extra string) []string {
+	fmt.Fprintf(b, "\n// func %s(k int, x *float32, w unsafe.Pointer, ldw int, out *float32)\n", name)
+	fmt.Fprintf(b, "TEXT ·%s(SB), NOSPLIT, $0-40\n", name)
+	b.WriteString("\tMOVQ k+0(FP), CX\n\tMOVQ x+8(FP), SI\n\tMOVQ w+16(FP), DI\n")
+	fmt.Fprintf(b, "\tMOVQ ldw+24(FP), R10\n\tSHLQ $%d, R10\n\tLEAQ (R10)(R10*2), R12\n\tLEAQ (DI)(R10*4), R13\n\tMOVQ out+32(FP), DX\n", shift)
+	b.WriteString(extra)
+	var rows []string
+	for _, base := range []string{"DI", "R13"} {
+		for _, ix := range []string{"", "(R10*1)", "(R10*2)", "(R12*1)"} {
+			rows = append(rows, "("+base+")"+ix)
+		}
+	}
+	for j := range rows {
+		fmt.Fprintf(b, "\tVPXORD Z%d, Z%d, Z%d\n", 8+j, 8+j, 8+j)
+	}
+	return rows
 }
 
 // reduce8z sums each of the 8 accumulators Z8..Z15 into out[0..7] (DX) and returns.
