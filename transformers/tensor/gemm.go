@@ -320,9 +320,7 @@ func gemmGroup(outs [][]float32, a []float32, ws, bs []*Weight, m, k int) {
 		n := w.Shape[0]
 		targets[i] = gemmTarget{c: outs[i], ldc: n, b: weightB(w, k), n: n}
 		if bs != nil && bs[i] != nil {
-			for r := range m {
-				bs[i].WidenTo(outs[i][r*n:(r+1)*n], 0)
-			}
+			biasRows(outs[i], bs[i], m, n)
 			targets[i].accumulate = true
 		}
 	}

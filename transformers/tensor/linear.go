@@ -17,12 +17,18 @@ func linear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 	}
 	acc := false
 	if bias != nil {
-		for i := range m {
-			bias.WidenTo(out[i*n:(i+1)*n], 0)
-		}
+		biasRows(out, bias, m, n)
 		acc = true
 	}
 	gemm(out, n, x, k, weightB(w, k), m, n, k, acc)
+}
+
+// biasRows writes bias (n values, any dtype) into each of the m rows of out, for a GEMM that then
+// accumulates onto it.
+func biasRows(out []float32, bias *Weight, m, n int) {
+	for i := range m {
+		bias.WidenTo(out[i*n:(i+1)*n], 0)
+	}
 }
 
 func weightB(w *Weight, k int) matB {
@@ -174,7 +180,7 @@ func gemvRows(out, x, xs []float32, w *Weight, bias *Weight, m, n, k, kv, ldx, m
 func gemvOneRow(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, kern gemvKernel) {
 	j := newGemv1(out, x, w, bias, n, k, kv, g, kern)
 	defer j.release()
-	parallelForN(j.items, j.minItems(), gemvChunksPerWorker, func(lo, hi int) {
+	parallelForN(j.items, gemv1MinItems(n, k, w.DType), gemvChunksPerWorker, func(lo, hi int) {
 		for it := lo; it < hi; it++ {
 			j.item(it)
 		}
@@ -227,19 +233,27 @@ func newGemv1(out, x []float32, w *Weight, bias *Weight, n, k, kv, g int, kern g
 			j.xr[i] = BF16ToF32(F32ToBF16(v))
 		}
 	}
-	step := 16
-	for step > 1 && n < 64*step { // at least 8 blocks to share between the goroutines
-		step /= 2
-	}
-	j.step, j.blk = step, 8*step
+	j.step = gemv1Step(n)
+	j.blk = 8 * j.step
 	j.full = n / j.blk
 	j.items = (n + j.blk - 1) / j.blk
 	return j
 }
 
-// minItems is the smallest chunk of items worth handing to another goroutine (~64 KiB of weight).
-func (j *gemv1) minItems() int {
-	return max(1, (1<<16)/max(1, j.blk*j.k*j.w.DType.Size()))
+// gemv1Step is the row step inside a block of 8*step weight rows for n rows: 16, less for small n
+// so that there are at least 8 blocks to share between the goroutines.
+func gemv1Step(n int) int {
+	step := 16
+	for step > 1 && n < 64*step {
+		step /= 2
+	}
+	return step
+}
+
+// gemv1MinItems is the smallest chunk of blocks of an [n, k] dt product worth handing to another
+// goroutine (~64 KiB of weight).
+func gemv1MinItems(n, k int, dt DType) int {
+	return max(1, (1<<16)/max(1, 8*gemv1Step(n)*k*dt.Size()))
 }
 
 // release gives the scratch buffers back.

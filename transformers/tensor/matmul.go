@@ -5,29 +5,37 @@ import "fmt"
 // Linear computes x @ w^T + b (torch.nn.functional.linear): x [..., in], w [out, in] in checkpoint
 // layout (F32, F16 or BF16, widened inside the kernel), b [out] or nil -> [..., out].
 func Linear(x *Tensor, w *Weight, b *Weight) *Tensor {
+	out, m, n, k := linearOut("Linear", x, w, b)
+	linear(out.Data, x.Data, w, b, m, n, k)
+	return out
+}
+
+// linearOut checks x, w and b as op (Linear, LinearGroup) takes them, panicking on a mismatch (a
+// bug in the calling model, never caused by user input), and returns the output [..., n] and the
+// product's sizes: m rows of depth k.
+func linearOut(op string, x *Tensor, w *Weight, b *Weight) (out *Tensor, m, n, k int) {
 	if len(w.Shape) != 2 || len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != w.Shape[1] {
-		panic(fmt.Sprintf("tensor.Linear: input %v, weight %v", x.Shape, w.Shape))
+		panic(fmt.Sprintf("tensor.%s: input %v, weight %v", op, x.Shape, w.Shape))
 	}
 	if w.ShapeOnly() {
-		panic(fmt.Sprintf("tensor.Linear: weight %v has no data (shape-only)", w.Shape))
+		panic(fmt.Sprintf("tensor.%s: weight %v has no data (shape-only)", op, w.Shape))
 	}
-	checkWeightData("Linear", w)
-	n, k := w.Shape[0], w.Shape[1]
+	checkWeightData(op, w)
+	n, k = w.Shape[0], w.Shape[1]
 	if b != nil && b.Numel() != n {
-		panic(fmt.Sprintf("tensor.Linear: bias %v for weight %v", b.Shape, w.Shape))
+		panic(fmt.Sprintf("tensor.%s: bias %v for weight %v", op, b.Shape, w.Shape))
 	}
 	shape := append([]int(nil), x.Shape...)
 	shape[len(shape)-1] = n
-	out := New(shape...)
-	m := len(x.Data) / max(k, 1)
+	out = New(shape...)
+	m = len(x.Data) / max(k, 1)
 	if k == 0 {
 		m = Numel(x.Shape[:len(x.Shape)-1])
 	}
 	if b != nil {
-		checkWeightData("Linear", b)
+		checkWeightData(op, b)
 	}
-	linear(out.Data, x.Data, w, b, m, n, k)
-	return out
+	return out, m, n, k
 }
 
 // matmulBatch resolves the batch layout of a [..., M, K] with b [..., K, N] (or b [..., N, K] if
@@ -92,7 +100,8 @@ func checkWeightData(op string, w *Weight) {
 
 // LinearGroup returns Linear(x, ws[i], bs[i]) for every i (bs may be nil: no biases), the same
 // values as those calls. Where x is a single row (a decode step), the products run as one parallel
-// region over all their weight rows: the workers meet once at the end instead of once per product.
+// region over all their weight rows: the workers meet once at the end instead of once per product;
+// on more rows, as one shared-A GEMM (A packed once) where every product takes that path.
 func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
 	if bs != nil && len(bs) != len(ws) {
 		panic(fmt.Sprintf("tensor.LinearGroup: %d weights, %d biases", len(ws), len(bs)))
@@ -104,54 +113,44 @@ func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
 		return bs[i]
 	}
 	outs := make([]*Tensor, len(ws))
-	var jobs []*gemv1
-	if len(x.Shape) > 0 && x.Shape[len(x.Shape)-1] == len(x.Data) {
+	var m, k int
+	for i, w := range ws {
+		outs[i], m, _, k = linearOut("LinearGroup", x, w, bias(i))
+	}
+	switch {
+	case len(ws) >= 2 && m == 1 && gemv1Group(outs, x.Data, ws, bias):
+	case len(ws) >= 2 && gemmGroupFits(ws, m, k):
+		data := make([][]float32, len(ws))
+		for i, t := range outs {
+			data[i] = t.Data
+		}
+		gemmGroup(data, x.Data, ws, bs, m, k)
+	default:
 		for i, w := range ws {
-			if len(w.Shape) != 2 || w.Shape[1] != len(x.Data) || w.ShapeOnly() {
-				jobs = nil
-				break // Linear reports it
-			}
-			kv, g, kern := gemv1Cols(w, len(x.Data))
-			if kv == 0 {
-				jobs = nil
-				break
-			}
-			checkWeightData("LinearGroup", w)
-			b := bias(i)
-			n := w.Shape[0]
-			if b != nil {
-				if b.Numel() != n {
-					panic(fmt.Sprintf("tensor.LinearGroup: bias %v for weight %v", b.Shape, w.Shape))
-				}
-				checkWeightData("LinearGroup", b)
-			}
-			shape := append([]int(nil), x.Shape...)
-			shape[len(shape)-1] = n
-			outs[i] = New(shape...)
-			j := newGemv1(outs[i].Data, x.Data, w, b, n, len(x.Data), kv, g, kern)
-			if j.minItems() > 1 {
-				j.release()
-				jobs = nil
-				break // small products: one region each is as good
-			}
-			jobs = append(jobs, j)
+			linear(outs[i].Data, x.Data, w, bias(i), m, w.Shape[0], k)
 		}
 	}
-	if len(jobs) != len(ws) || len(ws) < 2 {
-		for _, j := range jobs {
-			j.release()
+	return outs
+}
+
+// gemv1Group computes outs[i] = x·ws[i]^T + bias(i) for one input row x as one parallel region
+// over the blocks of all the products, where every product runs on the single-row assembly
+// kernels in blocks worth a goroutine each; false (nothing written) otherwise.
+func gemv1Group(outs []*Tensor, x []float32, ws []*Weight, bias func(int) *Weight) bool {
+	k := len(x)
+	for _, w := range ws {
+		kv, _, _ := gemv1Cols(w, k)
+		if kv == 0 || gemv1MinItems(w.Shape[0], k, w.DType) > 1 {
+			return false // no kernel, or small products: one region each is as good
 		}
-		if len(ws) >= 2 && linearGroupGEMM(x, ws, bs, outs) {
-			return outs
-		}
-		for i, w := range ws {
-			outs[i] = Linear(x, w, bias(i))
-		}
-		return outs
 	}
-	start := make([]int, len(jobs)+1) // items of job i: [start[i], start[i+1])
-	for i, j := range jobs {
-		start[i+1] = start[i] + j.items
+	jobs := make([]*gemv1, len(ws))
+	start := make([]int, len(ws)+1) // blocks of job i: [start[i], start[i+1])
+	for i, w := range ws {
+		kv, g, kern := gemv1Cols(w, k)
+		jobs[i] = newGemv1(outs[i].Data, x, w, bias(i), w.Shape[0], k, kv, g, kern)
+		defer jobs[i].release()
+		start[i+1] = start[i] + jobs[i].items
 	}
 	parallelForN(start[len(jobs)], 1, gemvChunksPerWorker, func(lo, hi int) {
 		for it := lo; it < hi; it++ {
@@ -162,47 +161,5 @@ func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
 			jobs[i].item(it - start[i])
 		}
 	})
-	for _, j := range jobs {
-		j.release()
-	}
-	return outs
-}
-
-// linearGroupGEMM runs LinearGroup's products on several rows as one shared-A GEMM (A packed once,
-// one parallel region) where they all take that GEMM path; false (outs untouched) otherwise.
-func linearGroupGEMM(x *Tensor, ws, bs []*Weight, outs []*Tensor) bool {
-	if len(x.Shape) == 0 {
-		return false
-	}
-	k := x.Shape[len(x.Shape)-1]
-	if k == 0 {
-		return false
-	}
-	m := len(x.Data) / k
-	for i, w := range ws {
-		if len(w.Shape) != 2 || w.Shape[1] != k || w.ShapeOnly() {
-			return false // Linear reports it
-		}
-		if bs != nil && bs[i] != nil && (bs[i].Numel() != w.Shape[0] || bs[i].ShapeOnly()) {
-			return false
-		}
-		checkWeightData("LinearGroup", w)
-		if bs != nil && bs[i] != nil {
-			checkWeightData("LinearGroup", bs[i])
-		}
-	}
-	if !gemmGroupFits(ws, m, k) {
-		return false
-	}
-	data := make([][]float32, len(ws))
-	ts := make([]*Tensor, len(ws))
-	for i, w := range ws {
-		shape := append([]int(nil), x.Shape...)
-		shape[len(shape)-1] = w.Shape[0]
-		ts[i] = New(shape...)
-		data[i] = ts[i].Data
-	}
-	gemmGroup(data, x.Data, ws, bs, m, k)
-	copy(outs, ts)
 	return true
 }

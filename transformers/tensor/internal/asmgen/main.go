@@ -316,14 +316,7 @@ func gen8(b *strings.Builder, dt string, esz int, load func(addr, reg string) st
 	b.WriteString("tail:\n\tTESTQ CX, CX\n\tJEQ reduce\nloop1:\n")
 	step(0)
 	fmt.Fprintf(b, "\tADDQ $%d, SI\n\tADDQ $%d, DI\n\tADDQ $%d, R13\n\tDECQ CX\n\tJNZ loop1\nreduce:\n", xStep, wStep, wStep)
-	for g := range 2 {
-		a := 8 + 4*g
-		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
-		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y1\n", a+3, a+2)
-		b.WriteString("\tVHADDPS Y1, Y0, Y0\n\tVEXTRACTF128 $1, Y0, X1\n\tVADDPS X1, X0, X0\n")
-		fmt.Fprintf(b, "\tVMOVUPS X0, %d(DX)\n", 16*g)
-	}
-	b.WriteString("\tVZEROUPPER\n\tRET\n")
+	reduce8y(b)
 }
 
 // genPackA6 writes packA6AVX2(dst *float32, src *float32, lda int, blocks int): 6 rows (stride lda
@@ -490,6 +483,11 @@ func reduce8z(b *strings.Builder) {
 	for j := range 8 {
 		fmt.Fprintf(b, "\tVEXTRACTF64X4 $1, Z%d, Y1\n\tVADDPS Y1, Y%d, Y%d\n", 8+j, 8+j, 8+j)
 	}
+	reduce8y(b)
+}
+
+// reduce8y sums each of the 8 accumulators Y8..Y15 into out[0..7] (DX) and returns.
+func reduce8y(b *strings.Builder) {
 	for g := range 2 {
 		a := 8 + 4*g
 		fmt.Fprintf(b, "\tVHADDPS Y%d, Y%d, Y0\n", a+1, a)
