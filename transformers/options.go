@@ -1,6 +1,9 @@
 package transformers
 
-import "github.com/gotransformers/gotransformers/transformers/tensor"
+import (
+	"github.com/gotransformers/gotransformers/transformers/tensor"
+	"github.com/gotransformers/gotransformers/transformers/weights"
+)
 
 // LoadOptions are the options of every FromPretrained call (the keyword arguments of transformers'
 // from_pretrained that this port supports). Build them with NewLoadOptions and Options.
@@ -65,4 +68,17 @@ func WithApproxBF16Dot() Option { return func(o *LoadOptions) { o.ApproxBF16Dot 
 // WithProgress sets a download progress callback.
 func WithProgress(fn func(file string, done, total int64)) Option {
 	return func(o *LoadOptions) { o.Progress = fn }
+}
+
+// NewBinder returns a strict binder over sd honouring DType (nil: weights keep their stored dtype)
+// and ApproxBF16Dot: the binder every model's FromPretrained binds its weights with.
+func (o *LoadOptions) NewBinder(sd *weights.StateDict) *weights.Binder {
+	var opts []weights.BinderOption
+	if o.DType != nil {
+		opts = append(opts, weights.WithDType(*o.DType))
+	}
+	if o.ApproxBF16Dot {
+		opts = append(opts, weights.WithApproxBF16Dot())
+	}
+	return weights.NewBinder(sd, opts...)
 }

@@ -27,19 +27,6 @@ func loadStateDict(ctx context.Context, nameOrPath string, lo *transformers.Load
 	return dir, sd, nil
 }
 
-// binderFor returns a strict binder over sd honouring WithDType (nil: weights keep their stored
-// dtype) and WithApproxBF16Dot.
-func binderFor(sd *weights.StateDict, lo *transformers.LoadOptions) *weights.Binder {
-	var opts []weights.BinderOption
-	if lo.DType != nil {
-		opts = append(opts, weights.WithDType(*lo.DType))
-	}
-	if lo.ApproxBF16Dot {
-		opts = append(opts, weights.WithApproxBF16Dot())
-	}
-	return weights.NewBinder(sd, opts...)
-}
-
 // loadParts loads config and weights of a BLIP-2 checkpoint and builds the shared tree.
 func loadParts(ctx context.Context, nameOrPath string, opts []transformers.Option) (*Blip2Parts, error) {
 	lo := transformers.NewLoadOptions(opts...)
@@ -51,7 +38,7 @@ func loadParts(ctx context.Context, nameOrPath string, opts []transformers.Optio
 	if err != nil {
 		return nil, err
 	}
-	b := binderFor(sd, lo)
+	b := lo.NewBinder(sd)
 	p, err := newBlip2Parts(cfg, b)
 	if err != nil {
 		sd.Close()
@@ -122,7 +109,7 @@ func VisionModelFromPretrained(ctx context.Context, nameOrPath string, opts ...t
 	if err != nil {
 		return nil, err
 	}
-	b := binderFor(sd, lo)
+	b := lo.NewBinder(sd)
 	vb := b
 	if prefix != "" {
 		vb = b.Pp(prefix)

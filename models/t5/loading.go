@@ -17,19 +17,6 @@ var checkpointFiles = []string{
 	transformers.ConfigName, generation.GenerationConfigName, weights.SafetensorsName, weights.SafetensorsIndexName, weights.PytorchName, weights.PytorchIndexName,
 }
 
-// binderFor returns a strict binder over sd honouring WithDType (nil: weights keep their stored
-// dtype) and WithApproxBF16Dot.
-func binderFor(sd *weights.StateDict, lo *transformers.LoadOptions) *weights.Binder {
-	var opts []weights.BinderOption
-	if lo.DType != nil {
-		opts = append(opts, weights.WithDType(*lo.DType))
-	}
-	if lo.ApproxBF16Dot {
-		opts = append(opts, weights.WithApproxBF16Dot())
-	}
-	return weights.NewBinder(sd, opts...)
-}
-
 // FromPretrained mirrors T5ForConditionalGeneration.from_pretrained: config.json and the weights
 // (model.safetensors, model.safetensors.index.json with its shards, or pytorch_model.bin[.index.json])
 // of a model folder, bound strictly (one error lists every missing, unexpected and mis-shaped key)
@@ -49,7 +36,7 @@ func FromPretrained(ctx context.Context, nameOrPath string, opts ...transformers
 	if err != nil {
 		return nil, fmt.Errorf("t5: %w", err)
 	}
-	b := binderFor(sd, lo)
+	b := lo.NewBinder(sd)
 	m, err := NewT5ForConditionalGeneration(cfg, b)
 	if err == nil {
 		err = b.Finish()
