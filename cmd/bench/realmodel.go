@@ -44,7 +44,7 @@ type runFlags struct {
 func (r *runFlags) register(fs *flag.FlagSet, defRuns int) {
 	fs.IntVar(&r.runs, "runs", defRuns, "timed runs (the median is reported)")
 	fs.IntVar(&r.warmup, "warmup", 1, "untimed runs before the timed ones")
-	fs.StringVar(&r.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed runs to this file")
+	fs.StringVar(&r.cpuprofile, "cpuprofile", "", "write a CPU profile of the timed runs to this file (vision: batch 4 to this name + \".batch4\")")
 	fs.StringVar(&r.memprofile, "memprofile", "", "write an allocation profile (every allocation sampled) after the timed runs to this file")
 }
 

@@ -94,10 +94,8 @@ func runVision(ctx context.Context, args []string) error {
 			}
 			rr.runs, rr.warmup = *runs4, 0 // batch 1 warmed the weights and pools
 		}
-		if bs == 1 && rf.cpuprofile != "" {
-			rr.cpuprofile = rf.cpuprofile
-		} else {
-			rr.cpuprofile = ""
+		if bs == 4 && rf.cpuprofile != "" {
+			rr.cpuprofile = rf.cpuprofile + ".batch4" // batch 1's profile is the file named
 		}
 		pv, err := pixelBatch(info.Dir, bs)
 		if err != nil {

@@ -2,6 +2,10 @@ package blip2
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"runtime/pprof"
+	"syscall"
 	"reflect"
 	"testing"
 
@@ -56,24 +60,50 @@ func fillRandom(v reflect.Value, seen map[uintptr]bool, state *uint64) {
 // BenchmarkVisionModelViTg runs the default (ViT-g/14, 1408 wide, 39 layers, 257 tokens) vision
 // model on one 224x224 image with random float32 weights (4 GB). Measured on an otherwise idle
 // 2-thread Xeon (AVX2 GEMM): about 7.2 s per image (70 GFLOP/s over the weight GEMMs).
-func BenchmarkVisionModelViTg(b *testing.B) {
+func BenchmarkVisionModelViTg(b *testing.B) { benchVisionViTg(b, 1) }
+
+// BenchmarkVisionModelViTgBatch4 is BenchmarkVisionModelViTg on a batch of four images.
+func BenchmarkVisionModelViTgBatch4(b *testing.B) { benchVisionViTg(b, 4) }
+
+func benchVisionViTg(b *testing.B, n int) {
 	m, err := NewBlip2VisionModel(NewBlip2VisionConfig(), weights.NewShapeBinder())
 	if err != nil {
 		b.Fatal(err)
 	}
 	state := uint64(88172645463325252)
 	fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
-	x := tensor.New(1, 3, 224, 224)
+	x := tensor.New(n, 3, 224, 224)
 	for i := range x.Data {
 		x.Data[i] = float32(i%251)/251 - 0.5
 	}
 	ctx := context.Background()
+	if _, err := m.Forward(ctx, x, VisionOptions{}); err != nil { // warm-up: pools, page faults
+		b.Fatal(err)
+	}
+	if f := os.Getenv("GOTR_VISION_PROFILE"); f != "" { // the timed forwards only
+		out, err := os.Create(fmt.Sprintf("%s.b%d", f, n))
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer out.Close()
+		if err := pprof.StartCPUProfile(out); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	var ru0, ru1 syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
 	b.ResetTimer()
 	for range b.N {
 		if _, err := m.Forward(ctx, x, VisionOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.StopTimer()
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
+	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
+	b.ReportMetric(float64(cpu)/1e9/float64(b.N*n), "cpu-s/image")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e9/float64(b.N*n), "s/image")
 }
 
 // BenchmarkQFormerBlip2 runs the default Q-Former (12 layers, 768 wide, 32 queries) against random

@@ -199,18 +199,42 @@ func gemmSerial(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int,
 // gemmSharedA is the parallel GEMM for wide products: A is packed once (in parallel) and shared;
 // the columns are cut into chunks that the workers take in turn (so that a worker slowed down by
 // other load on the machine does not hold the others up), each packing its own B panels.
-func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, workers int) {
-	gemmSharedAGroup(a, lda, m, k, []gemmTarget{{c: c, ldc: ldc, b: b, n: n, accumulate: accumulate}}, workers)
+// bias (nil, or n values of any dtype) is written into each row of C by the worker that computes
+// its columns, right before them (accumulate must then be false).
+func gemmSharedA(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, bias *Weight, workers int) {
+	gemmSharedAGroup(a, lda, m, k, []gemmTarget{{c: c, ldc: ldc, b: b, n: n, accumulate: accumulate, bias: bias}}, workers)
 }
 
-// gemmTarget is one product C[m, n] (stride ldc) = A·B (+ C when accumulate) of a group that
-// shares A.
+// gemmTarget is one product C[m, n] (stride ldc) = A·B (+ C when accumulate, + bias in every row
+// when bias is not nil) of a group that shares A.
 type gemmTarget struct {
 	c          []float32
 	ldc        int
 	b          matB
 	n          int
 	accumulate bool
+	bias       *Weight
+}
+
+// fillBias writes bias[j0 : j0+nc] (any dtype) into rows [0, m) of c (stride ldc), columns [0, nc).
+func fillBias(c []float32, ldc int, bias *Weight, j0, m, nc int) {
+	bias.WidenTo(c[:nc], j0)
+	for i := 1; i < m; i++ {
+		copy(c[i*ldc:i*ldc+nc], c[:nc])
+	}
+}
+
+// chunkCols returns the width of the next column chunk of a shared-A GEMM when rest columns (over
+// all targets) are left. With one A block the chunks are even and fine (fixed: an even split of
+// the columns into perWorker chunks per worker); with several A blocks every chunk streams all of
+// A through the cache once per K block, so the chunks are coarse at first and shrink as the
+// columns run out (guided scheduling: each takes a 2*workers-th of what is left), so that the
+// last ones, which decide how long a worker waits for the other at the end, are short.
+func chunkCols(fixed, rest, workers int, guided bool) int {
+	if !guided {
+		return fixed
+	}
+	return min(ncBlk, max(4*nr, (rest/(2*workers)+nrw-1)/nrw*nrw))
 }
 
 // gemmSharedAGroup computes every target's product with the same A, packed once: one parallel
@@ -249,34 +273,35 @@ func gemmSharedAGroup(a []float32, lda, m, k int, targets []gemmTarget, workers 
 			packA(p, a[ic*lda:], lda, mc, pc, kc)
 		}
 	})
-	// column chunks: fine-grained when A is one block (cheap to share), coarser when every chunk
-	// streams several A blocks through the cache again
-	perWorker := 16
-	if nIC > 1 {
-		perWorker = 4
-	}
+	// column chunks (see chunkCols), handed out in order
 	nAll := 0
 	for _, t := range targets {
 		nAll += t.n
 	}
-	chunk := min(ncBlk, max(4*nr, (nAll/(perWorker*workers)+nrw-1)/nrw*nrw))
-	type piece struct{ t, j0 int } // chunk: target t's columns [j0, j0+chunk)
+	fixed := min(ncBlk, max(4*nr, (nAll/(16*workers)+nrw-1)/nrw*nrw))
+	type piece struct{ t, j0, nc int } // chunk: target t's columns [j0, j0+nc)
 	var pieces []piece
+	rest := nAll
 	for ti, t := range targets {
-		for j0 := 0; j0 < t.n; j0 += chunk {
-			pieces = append(pieces, piece{ti, j0})
+		for j0 := 0; j0 < t.n; {
+			nc := min(chunkCols(fixed, rest, workers, nIC > 1), t.n-j0)
+			pieces = append(pieces, piece{ti, j0, nc})
+			j0 += nc
+			rest -= nc
 		}
 	}
 	fanOut(len(pieces), workers-1, func(idx int) {
 		bufs := bufPool.Get().(*gemmBufs)
 		defer bufPool.Put(bufs)
-		t, j0 := &targets[pieces[idx].t], pieces[idx].j0
+		t, j0, nc := &targets[pieces[idx].t], pieces[idx].j0, pieces[idx].nc
 		c, ldc := t.c, t.ldc
-		nc := min(chunk, t.n-j0)
 		bj := t.b.sub(j0)
+		if t.bias != nil {
+			fillBias(c[j0:], ldc, t.bias, j0, m, nc)
+		}
 		for pcIdx := range nPC {
 			pc, kc := ks.block(pcIdx)
-			acc := t.accumulate || pc > 0
+			acc := t.accumulate || t.bias != nil || pc > 0
 			if nIC == 1 {
 				_, _, _, mc, p := blockA(pcIdx, 0)
 				streamB(c[j0:], ldc, p, bufs.b, bj, mc, nc, pc, kc, k, acc, bufs.tmp)
@@ -319,9 +344,8 @@ func gemmGroup(outs [][]float32, a []float32, ws, bs []*Weight, m, k int) {
 	for i, w := range ws {
 		n := w.Shape[0]
 		targets[i] = gemmTarget{c: outs[i], ldc: n, b: weightB(w, k), n: n}
-		if bs != nil && bs[i] != nil {
-			biasRows(outs[i], bs[i], m, n)
-			targets[i].accumulate = true
+		if bs != nil {
+			targets[i].bias = bs[i]
 		}
 	}
 	gemmSharedAGroup(a, k, m, k, targets, runtime.GOMAXPROCS(0))
@@ -483,6 +507,13 @@ func macroKernel16(c []float32, ldc int, ap, bp []float32, mc, cols, kc int, acc
 // gemm computes C = A·B (+ C when accumulate), splitting the larger of M and N between up to
 // GOMAXPROCS goroutines when the product is large enough.
 func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool) {
+	gemmBias(c, ldc, a, lda, b, m, n, k, accumulate, nil)
+}
+
+// gemmBias is gemm plus bias (nil, or n values of any dtype) in every row of C; accumulate must be
+// false when bias is given. The shared-A path writes the bias inside its parallel region, each
+// worker into the columns it computes; the others write it first.
+func gemmBias(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accumulate bool, bias *Weight) {
 	workers := runtime.GOMAXPROCS(0)
 	if flops := m * n * k; flops < 1<<18 {
 		workers = 1
@@ -491,6 +522,12 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 	if workers > 1 && nb < 2 && mb < 2 {
 		workers = 1
 	}
+	if bias != nil && (workers <= 1 || nb < 4*workers) {
+		for i := range m {
+			bias.WidenTo(c[i*ldc:i*ldc+n], 0)
+		}
+		bias, accumulate = nil, true
+	}
 	if workers <= 1 {
 		bufs := bufPool.Get().(*gemmBufs)
 		gemmSerial(c, ldc, a, lda, b, m, n, k, accumulate, bufs)
@@ -498,7 +535,7 @@ func gemm(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, accum
 		return
 	}
 	if nb >= 4*workers {
-		gemmSharedA(c, ldc, a, lda, b, m, n, k, accumulate, workers)
+		gemmSharedA(c, ldc, a, lda, b, m, n, k, accumulate, bias, workers)
 		return
 	}
 	splitN := nb >= mb || nb >= 2*workers

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 )
@@ -480,15 +481,26 @@ func f64(x []float32) []float64 {
 // TestGEMMBlocking crosses every blocking boundary (K > kcBlk, N > ncBlk, M > mcBlk) and both
 // parallel split directions.
 func TestGEMMBlocking(t *testing.T) {
+	// at least two workers, so that the parallel paths (shared A, with the bias written inside the
+	// region; guided column chunks when A has several blocks) run on any machine
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(max(2, runtime.GOMAXPROCS(0))))
 	r := rand.New(rand.NewPCG(19, 20))
-	for _, s := range [][3]int{{150, 600, 2100}, {700, 300, 20}, {9, 2600, 40}} {
+	for _, s := range [][3]int{{150, 600, 2100}, {700, 300, 20}, {9, 2600, 40}, {700, 300, 2100}, {333, 70, 4100}} {
 		m, k, n := s[0], s[1], s[2]
 		x := randT(r, m, k)
 		wt := randT(r, n, k)
+		bias := randT(r, n)
 		for _, dt := range []DType{F32, BF16} {
 			w := weightAs(wt, dt)
+			want := naiveMatMul(x.Data, wt.Data, 1, m, n, k, false, true)
 			got := Linear(x, w, nil)
-			assertClose(t, "Linear big", got.Data, naiveMatMul(x.Data, wt.Data, 1, m, n, k, false, true), 1e-4*math.Sqrt(float64(k)))
+			assertClose(t, "Linear big", got.Data, want, 1e-4*math.Sqrt(float64(k)))
+			bw := weightAs(bias, dt) // a bias in the weight's dtype, widened as it is written
+			for i := range want {
+				want[i] += float64(bw.At(i % n))
+			}
+			got = Linear(x, w, bw)
+			assertClose(t, fmt.Sprintf("Linear big %s + bias m=%d k=%d n=%d", dt, m, k, n), got.Data, want, 1e-4*math.Sqrt(float64(k)))
 		}
 		b := randT(r, k, n)
 		got := MatMul(x, b)

@@ -15,20 +15,7 @@ func linear(out, x []float32, w *Weight, bias *Weight, m, n, k int) {
 	if ntLinear(out, x, w, bias, m, n, k) {
 		return
 	}
-	acc := false
-	if bias != nil {
-		biasRows(out, bias, m, n)
-		acc = true
-	}
-	gemm(out, n, x, k, weightB(w, k), m, n, k, acc)
-}
-
-// biasRows writes bias (n values, any dtype) into each of the m rows of out, for a GEMM that then
-// accumulates onto it.
-func biasRows(out []float32, bias *Weight, m, n int) {
-	for i := range m {
-		bias.WidenTo(out[i*n:(i+1)*n], 0)
-	}
+	gemmBias(out, n, x, k, weightB(w, k), m, n, k, false, bias)
 }
 
 func weightB(w *Weight, k int) matB {
