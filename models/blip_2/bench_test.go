@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime/pprof"
 	"syscall"
-	"reflect"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
