@@ -132,16 +132,34 @@ type Blip2Attention struct {
 
 // Forward runs self-attention. x: [B, T, D] -> [B, T, D].
 func (a *Blip2Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
+	var ar tensor.Arena
+	return a.forward(x, &ar)
+}
+
+// forward is Forward with its temporaries and its output taken from ar, and the temporaries given
+// back to it.
+func (a *Blip2Attention) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
 	b, t, d := x.Shape[0], x.Shape[1], x.Shape[2]
 	h, hd := a.NumHeads, d/a.NumHeads
-	qkv := a.QKV.Forward(x)                                          // [B, T, 3D]
-	qkv = tensor.Permute(qkv.Reshape(b, t, 3, h, hd), 2, 0, 3, 1, 4) // [3, B, H, T, hd]
+	qkv := ar.Take(b, t, 3*d)
+	a.QKV.ForwardInto(qkv, x)
+	heads := ar.Take(3, b, h, t, hd)
+	tensor.PermuteInto(heads, qkv.Reshape(b, t, 3, h, hd), 2, 0, 3, 1, 4)
+	ar.Release(qkv)
 	per := b * h * t * hd
-	q := tensor.From(qkv.Data[:per], b, h, t, hd)
-	k := tensor.From(qkv.Data[per:2*per], b, h, t, hd)
-	v := tensor.From(qkv.Data[2*per:], b, h, t, hd)
-	ctx := scaledAttention(q, k, v, a.Scale, nil) // [B, H, T, hd]
-	return a.Projection.Forward(mergeHeads(ctx))
+	q := tensor.From(heads.Data[:per], b, h, t, hd)
+	k := tensor.From(heads.Data[per:2*per], b, h, t, hd)
+	v := tensor.From(heads.Data[2*per:], b, h, t, hd)
+	ctx := ar.Take(b, h, t, hd)
+	tensor.AttentionInto(ctx, q, k, v, nil, a.Scale)
+	ar.Release(heads)
+	merged := ar.Take(b, t, h, hd) // mergeHeads
+	tensor.PermuteInto(merged, ctx, 0, 2, 1, 3)
+	ar.Release(ctx)
+	out := ar.Take(b, t, d)
+	a.Projection.ForwardInto(out, merged.Reshape(b, t, d))
+	ar.Release(merged)
+	return out
 }
 
 // Blip2MLP mirrors transformers' Blip2MLP: fc1, activation, fc2.
@@ -152,9 +170,22 @@ type Blip2MLP struct {
 
 // Forward x: [B, T, D] -> [B, T, D].
 func (m *Blip2MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
-	y := m.FC1.Forward(x) // [B, T, I]
+	var ar tensor.Arena
+	return m.forward(x, &ar)
+}
+
+// forward is Forward with its temporary and its output taken from ar.
+func (m *Blip2MLP) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	shape := append([]int(nil), x.Shape...)
+	shape[len(shape)-1] = m.FC1.Out()
+	y := ar.Take(shape...) // [B, T, I]
+	m.FC1.ForwardInto(y, x)
 	m.act(y)
-	return m.FC2.Forward(y)
+	shape[len(shape)-1] = m.FC2.Out()
+	out := ar.Take(shape...)
+	m.FC2.ForwardInto(out, y)
+	ar.Release(y)
+	return out
 }
 
 // Blip2EncoderLayer mirrors transformers' Blip2EncoderLayer (pre-LayerNorm).
@@ -167,10 +198,24 @@ type Blip2EncoderLayer struct {
 
 // Forward x: [B, T, D] -> [B, T, D].
 func (l *Blip2EncoderLayer) Forward(x *tensor.Tensor) *tensor.Tensor {
-	h := l.SelfAttn.Forward(l.LayerNorm1.Forward(x))
+	var ar tensor.Arena
+	return l.forward(x, &ar)
+}
+
+// forward is Forward with its temporaries and its output taken from ar, and the temporaries given
+// back to it (x is not).
+func (l *Blip2EncoderLayer) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	n1 := ar.Take(x.Shape...)
+	l.LayerNorm1.ForwardInto(n1, x)
+	h := l.SelfAttn.forward(n1, ar)
+	ar.Release(n1)
 	tensor.AddInPlace(h, x)
-	y := l.MLP.Forward(l.LayerNorm2.Forward(h))
+	n2 := ar.Take(h.Shape...)
+	l.LayerNorm2.ForwardInto(n2, h)
+	y := l.MLP.forward(n2, ar)
+	ar.Release(n2)
 	tensor.AddInPlace(y, h)
+	ar.Release(h)
 	return y
 }
 
@@ -299,14 +344,20 @@ func (m *Blip2VisionModel) Forward(ctx context.Context, pixelValues *tensor.Tens
 	if opts.OutputHiddenStates {
 		out.HiddenStates = append(out.HiddenStates, x)
 	}
+	// one arena for all layers: each layer's temporaries reuse the buffers of the one before, and
+	// so does its output, that of the layer before once that is read (unless it is returned)
+	var ar tensor.Arena
 	for i, l := range m.Encoder.Layers {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("blip2: vision_model: layer %d: %w", i, err)
 		}
-		x = l.Forward(x)
+		y := l.forward(x, &ar)
 		if opts.OutputHiddenStates {
-			out.HiddenStates = append(out.HiddenStates, x)
+			out.HiddenStates = append(out.HiddenStates, y)
+		} else {
+			ar.Release(x)
 		}
+		x = y
 	}
 	out.LastHiddenState = m.PostLayernorm.Forward(x)
 	n, d := x.Shape[0], x.Shape[2]

@@ -71,6 +71,13 @@ func TestVisionModelMatchesFixture(t *testing.T) {
 	for i, h := range out.HiddenStates {
 		requireClose(t, "hidden_states", expected(t, st, "vision_model/batch2/hidden_states."+string(rune('0'+i))), h)
 	}
+	// without hidden states each layer's input buffer is reused by the layers after it: the same
+	// values, to the bit
+	plain, err := m.Forward(ctx, expected(t, st, "vision_model/batch2/in/pixel_values"), VisionOptions{})
+	require.NoError(t, err)
+	require.Nil(t, plain.HiddenStates)
+	require.Equal(t, out.LastHiddenState.Data, plain.LastHiddenState.Data)
+	require.Equal(t, out.PoolerOutput.Data, plain.PoolerOutput.Data)
 
 	out, err = m.Forward(ctx, expected(t, st, "vision_model/interpolate_pos_encoding/in/pixel_values"), VisionOptions{InterpolatePosEncoding: true})
 	require.NoError(t, err)

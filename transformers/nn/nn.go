@@ -46,6 +46,14 @@ func (l *Linear) Forward(x *tensor.Tensor) *tensor.Tensor {
 	return tensor.Linear(x, l.Weight, l.Bias)
 }
 
+// ForwardInto is Forward writing into dst ([..., out], not overlapping x; see tensor.LinearInto).
+func (l *Linear) ForwardInto(dst, x *tensor.Tensor) {
+	if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != l.In() {
+		panic(fmt.Sprintf("nn.Linear: input %v, want last axis %d", x.Shape, l.In()))
+	}
+	tensor.LinearInto(dst, x, l.Weight, l.Bias)
+}
+
 // LinearGroup applies every layer of ls to the same x and returns their outputs in order: the
 // same values as calling Forward on each, computed together where that is faster (a single row:
 // one parallel region for all, see tensor.LinearGroup).
@@ -89,6 +97,15 @@ func (n *LayerNorm) Forward(x *tensor.Tensor) *tensor.Tensor {
 		panic(fmt.Sprintf("nn.LayerNorm: input %v, want last axis %d", x.Shape, n.Weight.Shape[0]))
 	}
 	return tensor.LayerNorm(x, n.Weight, n.Bias, n.Eps)
+}
+
+// ForwardInto is Forward writing into dst (x's shape; it may be x itself, see
+// tensor.LayerNormInto).
+func (n *LayerNorm) ForwardInto(dst, x *tensor.Tensor) {
+	if n.Weight != nil && (len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != n.Weight.Shape[0]) {
+		panic(fmt.Sprintf("nn.LayerNorm: input %v, want last axis %d", x.Shape, n.Weight.Shape[0]))
+	}
+	tensor.LayerNormInto(dst, x, n.Weight, n.Bias, n.Eps)
 }
 
 // Embedding is torch.nn.Embedding: a lookup table [num, dim].

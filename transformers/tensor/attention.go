@@ -15,32 +15,51 @@ const attnRowBlock = 64
 // models that scale the query first (OPT) scale q and pass 1; T5 passes 1. Softmax is max-subtracted
 // and a row whose entries are all -Inf gives zeros.
 func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
+	out := New(attentionShape("Attention", q, k, v)...)
+	attention("Attention", out, q, k, v, mask, scale)
+	return out
+}
+
+// AttentionInto is Attention writing into dst, which must have the output's shape [B, H, Tq, dv]
+// and must not overlap q, k, v or mask.
+func AttentionInto(dst, q, k, v *Tensor, mask *Tensor, scale float32) {
+	checkDst("AttentionInto", dst, attentionShape("AttentionInto", q, k, v))
+	attention("AttentionInto", dst, q, k, v, mask, scale)
+}
+
+// attentionShape checks that q, k and v are 4-D and agree, and returns the output shape.
+func attentionShape(op string, q, k, v *Tensor) []int {
 	if len(q.Shape) != 4 || len(k.Shape) != 4 || len(v.Shape) != 4 {
-		panic(fmt.Sprintf("tensor.Attention: q %v, k %v, v %v: want 4-D", q.Shape, k.Shape, v.Shape))
+		panic(fmt.Sprintf("tensor.%s: q %v, k %v, v %v: want 4-D", op, q.Shape, k.Shape, v.Shape))
 	}
-	b, h, tq, dh := q.Shape[0], q.Shape[1], q.Shape[2], q.Shape[3]
+	b, h, dh := q.Shape[0], q.Shape[1], q.Shape[3]
 	tk := k.Shape[2]
 	if k.Shape[0] != b || k.Shape[1] != h || k.Shape[3] != dh || v.Shape[0] != b || v.Shape[1] != h || v.Shape[2] != tk {
-		panic(fmt.Sprintf("tensor.Attention: q %v, k %v, v %v", q.Shape, k.Shape, v.Shape))
+		panic(fmt.Sprintf("tensor.%s: q %v, k %v, v %v", op, q.Shape, k.Shape, v.Shape))
 	}
-	dv := v.Shape[3]
+	return []int{b, h, q.Shape[2], v.Shape[3]}
+}
+
+// attention is Attention into out (of attentionShape's shape).
+func attention(op string, out, q, k, v *Tensor, mask *Tensor, scale float32) {
+	b, h, tq, dh := q.Shape[0], q.Shape[1], q.Shape[2], q.Shape[3]
+	tk, dv := k.Shape[2], v.Shape[3]
 	full := []int{b, h, tq, tk}
 	var ms []int
 	if mask != nil {
 		if len(mask.Shape) > 4 {
-			panic(fmt.Sprintf("tensor.Attention: mask %v for scores %v", mask.Shape, full))
+			panic(fmt.Sprintf("tensor.%s: mask %v for scores %v", op, mask.Shape, full))
 		}
-		bs := broadcastShape("Attention", full, mask.Shape)
+		bs := broadcastShape(op, full, mask.Shape)
 		for i := range bs {
 			if bs[i] != full[i] {
-				panic(fmt.Sprintf("tensor.Attention: mask %v does not broadcast to %v", mask.Shape, full))
+				panic(fmt.Sprintf("tensor.%s: mask %v does not broadcast to %v", op, mask.Shape, full))
 			}
 		}
 		ms = bstrides(mask.Shape, full)
 	}
-	out := New(b, h, tq, dv)
 	if tq == 0 || dv == 0 {
-		return out
+		return
 	}
 	// query rows per task: all of them when there are enough heads to keep every core busy and the
 	// scores fit in L2 (k is then packed once per head), else blocks of attnRowBlock.
@@ -90,6 +109,7 @@ func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
 			if few {
 				for i := range rows {
 					or := o[i*dv : (i+1)*dv]
+					clear(or) // out may hold anything (AttentionInto)
 					for j, p := range s[i*tk : (i+1)*tk] {
 						axpy(or, vm[j*dv:(j+1)*dv], p)
 					}
@@ -99,5 +119,4 @@ func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
 			gemmSerial(o, dv, s, tk, matB{dt: F32, f32: vm, ld: dv}, rows, dv, tk, false, bufs)
 		}
 	})
-	return out
 }

@@ -5,15 +5,24 @@ import "fmt"
 // Linear computes x @ w^T + b (torch.nn.functional.linear): x [..., in], w [out, in] in checkpoint
 // layout (F32, F16 or BF16, widened inside the kernel), b [out] or nil -> [..., out].
 func Linear(x *Tensor, w *Weight, b *Weight) *Tensor {
-	out, m, n, k := linearOut("Linear", x, w, b)
+	shape, m, n, k := linearShape("Linear", x, w, b)
+	out := New(shape...)
 	linear(out.Data, x.Data, w, b, m, n, k)
 	return out
 }
 
-// linearOut checks x, w and b as op (Linear, LinearGroup) takes them, panicking on a mismatch (a
-// bug in the calling model, never caused by user input), and returns the output [..., n] and the
-// product's sizes: m rows of depth k.
-func linearOut(op string, x *Tensor, w *Weight, b *Weight) (out *Tensor, m, n, k int) {
+// LinearInto is Linear writing its output into dst, which must have the output's shape ([..., n])
+// and must not overlap x; every element of dst is written.
+func LinearInto(dst, x *Tensor, w *Weight, b *Weight) {
+	shape, m, n, k := linearShape("LinearInto", x, w, b)
+	checkDst("LinearInto", dst, shape)
+	linear(dst.Data, x.Data, w, b, m, n, k)
+}
+
+// linearShape checks x, w and b as op (Linear, LinearInto, LinearGroup) takes them, panicking on a
+// mismatch (a bug in the calling model, never caused by user input), and returns the output shape
+// [..., n] and the product's sizes: m rows of depth k.
+func linearShape(op string, x *Tensor, w *Weight, b *Weight) (shape []int, m, n, k int) {
 	if len(w.Shape) != 2 || len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != w.Shape[1] {
 		panic(fmt.Sprintf("tensor.%s: input %v, weight %v", op, x.Shape, w.Shape))
 	}
@@ -25,9 +34,8 @@ func linearOut(op string, x *Tensor, w *Weight, b *Weight) (out *Tensor, m, n, k
 	if b != nil && b.Numel() != n {
 		panic(fmt.Sprintf("tensor.%s: bias %v for weight %v", op, b.Shape, w.Shape))
 	}
-	shape := append([]int(nil), x.Shape...)
+	shape = append([]int(nil), x.Shape...)
 	shape[len(shape)-1] = n
-	out = New(shape...)
 	m = len(x.Data) / max(k, 1)
 	if k == 0 {
 		m = Numel(x.Shape[:len(x.Shape)-1])
@@ -35,7 +43,7 @@ func linearOut(op string, x *Tensor, w *Weight, b *Weight) (out *Tensor, m, n, k
 	if b != nil {
 		checkWeightData(op, b)
 	}
-	return out, m, n, k
+	return shape, m, n, k
 }
 
 // matmulBatch resolves the batch layout of a [..., M, K] with b [..., K, N] (or b [..., N, K] if
@@ -115,7 +123,9 @@ func LinearGroup(x *Tensor, ws, bs []*Weight) []*Tensor {
 	outs := make([]*Tensor, len(ws))
 	var m, k int
 	for i, w := range ws {
-		outs[i], m, _, k = linearOut("LinearGroup", x, w, bias(i))
+		var shape []int
+		shape, m, _, k = linearShape("LinearGroup", x, w, bias(i))
+		outs[i] = New(shape...)
 	}
 	switch {
 	case len(ws) >= 2 && m == 1 && gemv1Group(outs, x.Data, ws, bias):

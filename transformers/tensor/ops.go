@@ -305,21 +305,33 @@ func ArgMax(row []float32) int {
 // LayerNorm normalizes over the last axis: (x-mean)/sqrt(var+eps)*w+b with the biased variance
 // (torch.nn.functional.layer_norm). w and b may be nil.
 func LayerNorm(x *Tensor, w, b *Weight, eps float32) *Tensor {
+	out := New(x.Shape...)
+	layerNorm("LayerNorm", out, x, w, b, eps)
+	return out
+}
+
+// LayerNormInto is LayerNorm writing its output into dst, which must have x's shape (dst may be x
+// itself: each row is read before it is written).
+func LayerNormInto(dst, x *Tensor, w, b *Weight, eps float32) {
+	checkDst("LayerNormInto", dst, x.Shape)
+	layerNorm("LayerNormInto", dst, x, w, b, eps)
+}
+
+func layerNorm(op string, out, x *Tensor, w, b *Weight, eps float32) {
 	d, rows := lastDimRows(x)
 	var wf, bf []float32
 	if w != nil {
 		if w.Numel() != d {
-			panic(fmt.Sprintf("tensor.LayerNorm: weight shape %v for input %v", w.Shape, x.Shape))
+			panic(fmt.Sprintf("tensor.%s: weight shape %v for input %v", op, w.Shape, x.Shape))
 		}
 		wf = w.Float32().Data
 	}
 	if b != nil {
 		if b.Numel() != d {
-			panic(fmt.Sprintf("tensor.LayerNorm: bias shape %v for input %v", b.Shape, x.Shape))
+			panic(fmt.Sprintf("tensor.%s: bias shape %v for input %v", op, b.Shape, x.Shape))
 		}
 		bf = b.Float32().Data
 	}
-	out := New(x.Shape...)
 	parallelFor(rows, max(1, 4096/max(d, 1)), func(lo, hi int) {
 		for r := lo; r < hi; r++ {
 			src := x.Data[r*d : (r+1)*d]
@@ -338,7 +350,6 @@ func LayerNorm(x *Tensor, w, b *Weight, eps float32) *Tensor {
 			}
 		}
 	})
-	return out
 }
 
 // RMSNorm is T5LayerNorm: x * rsqrt(mean(x^2)+eps) * w, without mean subtraction or bias.

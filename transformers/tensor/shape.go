@@ -117,25 +117,47 @@ func IndexSelect(t *Tensor, axis int, idx []int) *Tensor {
 
 // Permute returns a contiguous copy with the axes reordered (torch permute + contiguous).
 func Permute(t *Tensor, perm ...int) *Tensor {
+	perm, shape := permuteShape("Permute", t, perm)
+	out := New(shape...)
+	permute(out, t, perm)
+	return out
+}
+
+// PermuteInto is Permute writing into dst, which must have the permuted shape and must not overlap
+// t.
+func PermuteInto(dst, t *Tensor, perm ...int) {
+	perm, shape := permuteShape("PermuteInto", t, perm)
+	checkDst("PermuteInto", dst, shape)
+	permute(dst, t, perm)
+}
+
+// permuteShape checks perm against t's rank and returns it with its axes normalised, and the
+// permuted shape.
+func permuteShape(op string, t *Tensor, perm []int) ([]int, []int) {
 	rank := len(t.Shape)
 	perm = append([]int(nil), perm...)
 	if len(perm) != rank {
-		panic(fmt.Sprintf("tensor.Permute: perm %v for shape %v", perm, t.Shape))
+		panic(fmt.Sprintf("tensor.%s: perm %v for shape %v", op, perm, t.Shape))
 	}
 	seen := make([]bool, rank)
 	shape := make([]int, rank)
 	for i, p := range perm {
-		p = normAxis("Permute", p, rank)
+		p = normAxis(op, p, rank)
 		if seen[p] {
-			panic(fmt.Sprintf("tensor.Permute: perm %v repeats an axis", perm))
+			panic(fmt.Sprintf("tensor.%s: perm %v repeats an axis", op, perm))
 		}
 		seen[p] = true
 		perm[i] = p
 		shape[i] = t.Shape[p]
 	}
-	out := New(shape...)
+	return perm, shape
+}
+
+// permute writes t with its axes reordered by perm (checked) into out.
+func permute(out, t *Tensor, perm []int) {
+	rank, shape := len(t.Shape), out.Shape
 	if len(t.Data) == 0 {
-		return out
+		return
 	}
 	inStrides := stridesOf(t.Shape)
 	// strides of the input, in output axis order
@@ -146,7 +168,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 	// merge nothing fancy: iterate the output with the last axis as inner loop.
 	if rank == 0 {
 		out.Data[0] = t.Data[0]
-		return out
+		return
 	}
 	last := shape[rank-1]
 	lastSt := st[rank-1]
@@ -172,7 +194,6 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 			}
 		}
 	})
-	return out
 }
 
 // Transpose returns a contiguous copy with axes a and b swapped (torch transpose + contiguous).
