@@ -10,6 +10,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // TestNTSpeed compares the NT path with the packed GEMM it replaces, one thread, timed by the
@@ -62,11 +63,14 @@ func TestNTSpeed(t *testing.T) {
 		for _, dt := range dts {
 			base := benchWeight(r, dt, s.n, s.k)
 			copies := max(1, (96<<20)/int(base.Bytes())+1)
-			ws := []*Weight{base}
-			for range copies - 1 {
+			mis := 0 // NTMISALIGN=elements: every copy starts that many elements past a 64-byte line
+			if v := os.Getenv("NTMISALIGN"); v != "" {
+				fmt.Sscan(v, &mis)
+			}
+			var ws []*Weight
+			for range copies {
 				c := *base
-				c.F32 = slices.Clone(base.F32)
-				c.Half = slices.Clone(base.Half)
+				c.F32, c.Half = alignedCopy(base.F32, mis), alignedCopy(base.Half, mis)
 				ws = append(ws, &c)
 			}
 			x := randT(r, s.m, s.k)
@@ -104,4 +108,19 @@ func TestNTSpeed(t *testing.T) {
 			runtime.GC()
 		}
 	}
+}
+
+// alignedCopy returns a copy of src whose first element lies off elements past a 64-byte
+// boundary (nil for nil).
+func alignedCopy[T float32 | uint16](src []T, off int) []T {
+	if src == nil {
+		return nil
+	}
+	var z T
+	esz := int(unsafe.Sizeof(z))
+	buf := make([]T, len(src)+128/esz+off)
+	skip := (64 - int(uintptr(unsafe.Pointer(&buf[0]))%64)) % 64 / esz
+	dst := buf[skip+off:][:len(src)]
+	copy(dst, src)
+	return dst
 }
