@@ -30,26 +30,6 @@ func activation(name string) (func(*tensor.Tensor), error) {
 	return nil, fmt.Errorf("unsupported hidden_act %q (want gelu, gelu_new, gelu_pytorch_tanh, relu, silu or tanh)", name)
 }
 
-// splitHeads turns x [B, T, H*hd] into [B, H, T, hd] (a copy).
-func splitHeads(x *tensor.Tensor, heads int) *tensor.Tensor {
-	b, t, d := x.Shape[0], x.Shape[1], x.Shape[2]
-	return tensor.Permute(x.Reshape(b, t, heads, d/heads), 0, 2, 1, 3)
-}
-
-// mergeHeads turns x [B, H, T, hd] into [B, T, H*hd] (a copy).
-func mergeHeads(x *tensor.Tensor) *tensor.Tensor {
-	b, h, t, hd := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
-	return tensor.Permute(x, 0, 2, 1, 3).Reshape(b, t, h*hd)
-}
-
-// scaledAttention computes softmax(q k^T * scale + mask) v with the fused tensor.Attention kernel
-// (the BERT-style division by sqrt(head_dim) of the Q-Former is passed as its reciprocal).
-// q: [B, H, Tq, hd], k/v: [B, H, Tk, hd], mask: nil or additive, broadcastable to [B, H, Tq, Tk]
-// (typically [B, 1, 1, Tk]). Returns [B, H, Tq, hd].
-func scaledAttention(q, k, v *tensor.Tensor, scale float32, mask *tensor.Tensor) *tensor.Tensor {
-	return tensor.Attention(q, k, v, mask, scale)
-}
-
 // extendedMask turns a [B, T] 0/1 mask into the additive [B, 1, 1, T] mask transformers builds
 // (get_extended_attention_mask / invert_attention_mask): (1 - m) * finfo(float32).min.
 func extendedMask(mask [][]int) *tensor.Tensor {

@@ -20,17 +20,51 @@ type Blip2QFormerMultiHeadAttention struct {
 // Forward x: [B, T, D], kv: [B, S, Dkv] (x itself for self-attention), mask additive [B, 1, 1|T, S]
 // or nil -> context [B, T, D].
 func (a *Blip2QFormerMultiHeadAttention) Forward(x, kv, mask *tensor.Tensor) *tensor.Tensor {
-	return a.forward(x, a.Key.Forward(kv), a.Value.Forward(kv), mask)
+	var ar tensor.Arena
+	return a.forwardKV(x, kv, mask, &ar)
 }
 
-// forward is Forward given the key and value projections [B, S, D] of kv.
-func (a *Blip2QFormerMultiHeadAttention) forward(x, key, value, mask *tensor.Tensor) *tensor.Tensor {
-	k := splitHeads(key, a.NumHeads)                // [B, H, S, hd]
-	v := splitHeads(value, a.NumHeads)              // [B, H, S, hd]
-	q := splitHeads(a.Query.Forward(x), a.NumHeads) // [B, H, T, hd]
-	hd := q.Shape[3]
-	ctx := scaledAttention(q, k, v, float32(1/math.Sqrt(float64(hd))), mask) // [B, H, T, hd]
-	return mergeHeads(ctx)
+// forwardKV is Forward with its temporaries and its output taken from ar.
+func (a *Blip2QFormerMultiHeadAttention) forwardKV(x, kv, mask *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	key, value := linearTake(ar, a.Key, kv), linearTake(ar, a.Value, kv)
+	out := a.forward(x, key, value, mask, ar)
+	ar.Release(key, value)
+	return out
+}
+
+// linearTake is l.Forward(x) into a tensor taken from ar.
+func linearTake(ar *tensor.Arena, l *nn.Linear, x *tensor.Tensor) *tensor.Tensor {
+	shape := append([]int(nil), x.Shape...)
+	shape[len(shape)-1] = l.Out()
+	y := ar.Take(shape...)
+	l.ForwardInto(y, x)
+	return y
+}
+
+// headsTake splits x [B, T, H*hd] into heads [B, H, T, hd] (a copy taken from ar).
+func headsTake(ar *tensor.Arena, x *tensor.Tensor, heads int) *tensor.Tensor {
+	b, t, d := x.Shape[0], x.Shape[1], x.Shape[2]
+	y := ar.Take(b, heads, t, d/heads)
+	tensor.PermuteInto(y, x.Reshape(b, t, heads, d/heads), 0, 2, 1, 3)
+	return y
+}
+
+// forward is Forward given the key and value projections [B, S, D] of kv (not released), with
+// its temporaries and its output taken from ar.
+func (a *Blip2QFormerMultiHeadAttention) forward(x, key, value, mask *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	k := headsTake(ar, key, a.NumHeads)   // [B, H, S, hd]
+	v := headsTake(ar, value, a.NumHeads) // [B, H, S, hd]
+	qp := linearTake(ar, a.Query, x)
+	q := headsTake(ar, qp, a.NumHeads) // [B, H, T, hd]
+	ar.Release(qp)
+	b, h, t, hd := q.Shape[0], q.Shape[1], q.Shape[2], q.Shape[3]
+	ctx := ar.Take(b, h, t, hd)
+	tensor.AttentionInto(ctx, q, k, v, mask, float32(1/math.Sqrt(float64(hd))))
+	ar.Release(q, k, v)
+	out := ar.Take(b, t, h, hd) // the heads merged back: [B, T, H, hd]
+	tensor.PermuteInto(out, ctx, 0, 2, 1, 3)
+	ar.Release(ctx)
+	return out.Reshape(b, t, h*hd)
 }
 
 // Blip2QFormerSelfOutput mirrors BertSelfOutput: LayerNorm(dense(h) + input).
@@ -41,9 +75,16 @@ type Blip2QFormerSelfOutput struct {
 
 // Forward h, input: [B, T, D] -> [B, T, D].
 func (o *Blip2QFormerSelfOutput) Forward(h, input *tensor.Tensor) *tensor.Tensor {
-	y := o.Dense.Forward(h)
+	var ar tensor.Arena
+	return o.forward(h, input, &ar)
+}
+
+// forward is Forward with its output taken from ar.
+func (o *Blip2QFormerSelfOutput) forward(h, input *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	y := linearTake(ar, o.Dense, h)
 	tensor.AddInPlace(y, input)
-	return o.LayerNorm.Forward(y)
+	o.LayerNorm.ForwardInto(y, y)
+	return y
 }
 
 // Blip2QFormerAttention mirrors transformers' Blip2QFormerAttention: attention + output.
@@ -54,7 +95,16 @@ type Blip2QFormerAttention struct {
 
 // Forward x: [B, T, D], kv: [B, S, Dkv] -> [B, T, D].
 func (a *Blip2QFormerAttention) Forward(x, kv, mask *tensor.Tensor) *tensor.Tensor {
-	return a.Output.Forward(a.Attention.Forward(x, kv, mask), x)
+	var ar tensor.Arena
+	return a.forward(x, kv, mask, &ar)
+}
+
+// forward is Forward with its temporaries and its output taken from ar.
+func (a *Blip2QFormerAttention) forward(x, kv, mask *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	ctx := a.Attention.forwardKV(x, kv, mask, ar)
+	out := a.Output.forward(ctx, x, ar)
+	ar.Release(ctx)
+	return out
 }
 
 // Blip2QFormerFeedForward is the pair intermediate(_query) + output(_query) of a Q-Former layer:
@@ -68,11 +118,19 @@ type Blip2QFormerFeedForward struct {
 
 // Forward x: [B, T, D] -> [B, T, D].
 func (f *Blip2QFormerFeedForward) Forward(x *tensor.Tensor) *tensor.Tensor {
-	h := f.IntermediateDense.Forward(x)
+	var ar tensor.Arena
+	return f.forward(x, &ar)
+}
+
+// forward is Forward with its temporary and its output taken from ar.
+func (f *Blip2QFormerFeedForward) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
+	h := linearTake(ar, f.IntermediateDense, x)
 	f.act(h)
-	y := f.OutputDense.Forward(h)
+	y := linearTake(ar, f.OutputDense, h)
+	ar.Release(h)
 	tensor.AddInPlace(y, x)
-	return f.OutputLayerNorm.Forward(y)
+	f.OutputLayerNorm.ForwardInto(y, y)
+	return y
 }
 
 // Blip2QFormerLayer mirrors transformers' Blip2QFormerLayer (4.45): self-attention over the queries,
@@ -87,24 +145,31 @@ type Blip2QFormerLayer struct {
 
 // Forward h: [B, Q, D], enc: [B, S, E] -> [B, Q, D].
 func (l *Blip2QFormerLayer) Forward(h, mask, enc, encMask *tensor.Tensor) (*tensor.Tensor, error) {
-	return l.forward(h, mask, enc, encMask, nil)
+	var ar tensor.Arena
+	return l.forward(h, mask, enc, encMask, nil, &ar)
 }
 
 // forward is Forward with the cross-attention's key and value projections of enc given (encKV,
-// both [B, S, D]), or computed here when encKV is nil.
-func (l *Blip2QFormerLayer) forward(h, mask, enc, encMask *tensor.Tensor, encKV []*tensor.Tensor) (*tensor.Tensor, error) {
-	q := l.Attention.Forward(h, h, mask) // [B, Q, D]
-	if l.Crossattention != nil {
-		if enc == nil {
-			return nil, fmt.Errorf("encoder_hidden_states must be given for cross-attention layers")
-		}
-		ca := l.Crossattention
+// both [B, S, D]; released to ar once used), or computed here when encKV is nil; its temporaries
+// and its output are taken from ar (h is not released).
+func (l *Blip2QFormerLayer) forward(h, mask, enc, encMask *tensor.Tensor, encKV []*tensor.Tensor, ar *tensor.Arena) (*tensor.Tensor, error) {
+	if l.Crossattention != nil && enc == nil {
+		return nil, fmt.Errorf("encoder_hidden_states must be given for cross-attention layers")
+	}
+	q := l.Attention.forward(h, h, mask, ar) // [B, Q, D]
+	if ca := l.Crossattention; ca != nil {
 		if encKV == nil {
 			encKV = nn.LinearGroup(enc, ca.Attention.Key, ca.Attention.Value)
 		}
-		q = ca.Output.Forward(ca.Attention.forward(q, encKV[0], encKV[1], encMask), q)
+		c := ca.Attention.forward(q, encKV[0], encKV[1], encMask, ar)
+		ar.Release(encKV...)
+		q2 := ca.Output.forward(c, q, ar)
+		ar.Release(c, q)
+		q = q2
 	}
-	return l.FeedForward.Forward(q), nil
+	out := l.FeedForward.forward(q, ar)
+	ar.Release(q)
+	return out, nil
 }
 
 // Blip2QFormerEncoder mirrors transformers' Blip2QFormerEncoder.
@@ -265,6 +330,9 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 		}
 	}
 	out = &QFormerOutput{}
+	// one arena for all layers: temporaries, the shared keys/values once used, and each layer's
+	// input once the next has read it (unless it is returned) are reused
+	var ar tensor.Arena
 	for i, l := range m.Encoder.Layer {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("blip2: qformer: layer %d: %w", i, err)
@@ -276,9 +344,14 @@ func (m *Blip2QFormerModel) Forward(ctx context.Context, in *QFormerInput) (out 
 		if l.Crossattention != nil && len(encKV) > 0 {
 			lkv, encKV = encKV[0], encKV[1:]
 		}
-		if h, err = l.forward(h, mask, enc, encMask, lkv); err != nil {
+		y, err := l.forward(h, mask, enc, encMask, lkv, &ar)
+		if err != nil {
 			return nil, fmt.Errorf("blip2: qformer: layer %d: %w", i, err)
 		}
+		if !in.OutputHiddenStates {
+			ar.Release(h)
+		}
+		h = y
 	}
 	if in.OutputHiddenStates {
 		out.HiddenStates = append(out.HiddenStates, h)

@@ -88,9 +88,19 @@ func TestQFormerSharedKVEqualsPerLayer(t *testing.T) {
 	out, err := m.Forward(context.Background(), &QFormerInput{QueryEmbeds: q, EncoderHiddenStates: img})
 	require.NoError(t, err)
 	h := m.Layernorm.Forward(q)
+	states := []*tensor.Tensor{h}
 	for _, l := range m.Encoder.Layer {
 		h, err = l.Forward(h, nil, img, nil)
 		require.NoError(t, err)
+		states = append(states, h)
 	}
 	require.Equal(t, h.Data, out.LastHiddenState.Data)
+	// with hidden states no layer output is reused for later layers' buffers: each is still the
+	// value the layer-by-layer run gave
+	all, err := m.Forward(context.Background(), &QFormerInput{QueryEmbeds: q, EncoderHiddenStates: img, OutputHiddenStates: true})
+	require.NoError(t, err)
+	require.Len(t, all.HiddenStates, len(states))
+	for i := range states {
+		require.Equal(t, states[i].Data, all.HiddenStates[i].Data, "hidden state %d", i)
+	}
 }

@@ -153,7 +153,7 @@ func (a *Blip2Attention) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Ten
 	ctx := ar.Take(b, h, t, hd)
 	tensor.AttentionInto(ctx, q, k, v, nil, a.Scale)
 	ar.Release(heads)
-	merged := ar.Take(b, t, h, hd) // mergeHeads
+	merged := ar.Take(b, t, h, hd) // the heads merged back: [B, T, H, hd]
 	tensor.PermuteInto(merged, ctx, 0, 2, 1, 3)
 	ar.Release(ctx)
 	out := ar.Take(b, t, d)

@@ -71,7 +71,9 @@ func attention(op string, out, q, k, v *Tensor, mask *Tensor, scale float32) {
 	parallelFor(b*h*blocks, 1, func(lo, hi int) {
 		bufs := bufPool.Get().(*gemmBufs)
 		defer bufPool.Put(bufs)
-		scores := make([]float32, min(tq, rowBlk)*tk)
+		sbuf := getScratch(min(tq, rowBlk) * tk) // every score is written before it is read
+		defer scratchPool.Put(sbuf)
+		scores := *sbuf
 		for task := lo; task < hi; task++ {
 			bh, blk := task/blocks, task%blocks
 			bi, hd := bh/h, bh%h
