@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime/debug"
 
+	"github.com/gotransformers/gotransformers/transformers/nn"
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 )
 
@@ -28,6 +29,23 @@ func activation(name string) (func(*tensor.Tensor), error) {
 		return tensor.TanhInPlace, nil
 	}
 	return nil, fmt.Errorf("unsupported hidden_act %q (want gelu, gelu_new, gelu_pytorch_tanh, relu, silu or tanh)", name)
+}
+
+// linearTake is l.Forward(x) into a tensor taken from ar.
+func linearTake(ar *tensor.Arena, l *nn.Linear, x *tensor.Tensor) *tensor.Tensor {
+	shape := append([]int(nil), x.Shape...)
+	shape[len(shape)-1] = l.Out()
+	y := ar.Take(shape...)
+	l.ForwardInto(y, x)
+	return y
+}
+
+// headsTake splits x [B, T, H*hd] into heads [B, H, T, hd] (a copy taken from ar).
+func headsTake(ar *tensor.Arena, x *tensor.Tensor, heads int) *tensor.Tensor {
+	b, t, d := x.Shape[0], x.Shape[1], x.Shape[2]
+	y := ar.Take(b, heads, t, d/heads)
+	tensor.PermuteInto(y, x.Reshape(b, t, heads, d/heads), 0, 2, 1, 3)
+	return y
 }
 
 // extendedMask turns a [B, T] 0/1 mask into the additive [B, 1, 1, T] mask transformers builds

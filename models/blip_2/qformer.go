@@ -32,23 +32,6 @@ func (a *Blip2QFormerMultiHeadAttention) forwardKV(x, kv, mask *tensor.Tensor, a
 	return out
 }
 
-// linearTake is l.Forward(x) into a tensor taken from ar.
-func linearTake(ar *tensor.Arena, l *nn.Linear, x *tensor.Tensor) *tensor.Tensor {
-	shape := append([]int(nil), x.Shape...)
-	shape[len(shape)-1] = l.Out()
-	y := ar.Take(shape...)
-	l.ForwardInto(y, x)
-	return y
-}
-
-// headsTake splits x [B, T, H*hd] into heads [B, H, T, hd] (a copy taken from ar).
-func headsTake(ar *tensor.Arena, x *tensor.Tensor, heads int) *tensor.Tensor {
-	b, t, d := x.Shape[0], x.Shape[1], x.Shape[2]
-	y := ar.Take(b, heads, t, d/heads)
-	tensor.PermuteInto(y, x.Reshape(b, t, heads, d/heads), 0, 2, 1, 3)
-	return y
-}
-
 // forward is Forward given the key and value projections [B, S, D] of kv (not released), with
 // its temporaries and its output taken from ar.
 func (a *Blip2QFormerMultiHeadAttention) forward(x, key, value, mask *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {

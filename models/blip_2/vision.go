@@ -141,8 +141,7 @@ func (a *Blip2Attention) Forward(x *tensor.Tensor) *tensor.Tensor {
 func (a *Blip2Attention) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
 	b, t, d := x.Shape[0], x.Shape[1], x.Shape[2]
 	h, hd := a.NumHeads, d/a.NumHeads
-	qkv := ar.Take(b, t, 3*d)
-	a.QKV.ForwardInto(qkv, x)
+	qkv := linearTake(ar, a.QKV, x) // [B, T, 3D]
 	heads := ar.Take(3, b, h, t, hd)
 	tensor.PermuteInto(heads, qkv.Reshape(b, t, 3, h, hd), 2, 0, 3, 1, 4)
 	ar.Release(qkv)
@@ -156,8 +155,7 @@ func (a *Blip2Attention) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Ten
 	merged := ar.Take(b, t, h, hd) // the heads merged back: [B, T, H, hd]
 	tensor.PermuteInto(merged, ctx, 0, 2, 1, 3)
 	ar.Release(ctx)
-	out := ar.Take(b, t, d)
-	a.Projection.ForwardInto(out, merged.Reshape(b, t, d))
+	out := linearTake(ar, a.Projection, merged.Reshape(b, t, d))
 	ar.Release(merged)
 	return out
 }
@@ -176,14 +174,9 @@ func (m *Blip2MLP) Forward(x *tensor.Tensor) *tensor.Tensor {
 
 // forward is Forward with its temporary and its output taken from ar.
 func (m *Blip2MLP) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Tensor {
-	shape := append([]int(nil), x.Shape...)
-	shape[len(shape)-1] = m.FC1.Out()
-	y := ar.Take(shape...) // [B, T, I]
-	m.FC1.ForwardInto(y, x)
+	y := linearTake(ar, m.FC1, x) // [B, T, I]
 	m.act(y)
-	shape[len(shape)-1] = m.FC2.Out()
-	out := ar.Take(shape...)
-	m.FC2.ForwardInto(out, y)
+	out := linearTake(ar, m.FC2, y)
 	ar.Release(y)
 	return out
 }

@@ -225,8 +225,8 @@ func fillBias(c []float32, ldc int, bias *Weight, j0, m, nc int) {
 }
 
 // chunkCols returns the width of the next column chunk of a shared-A GEMM when rest columns (over
-// all targets) are left. With one A block the chunks are even and fine (fixed: an even split of
-// the columns into perWorker chunks per worker); with several A blocks every chunk streams all of
+// all targets) are left. With one A block the chunks are even and fine (fixed: the columns split
+// into 16 chunks per worker); with several A blocks every chunk streams all of
 // A through the cache once per K block, so the chunks are coarse at first and shrink as the
 // columns run out (guided scheduling: each takes a 2*workers-th of what is left), so that the
 // last ones, which decide how long a worker waits for the other at the end, are short.
