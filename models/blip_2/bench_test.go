@@ -6,7 +6,6 @@ import (
 	"os"
 	"reflect"
 	"runtime/pprof"
-	"syscall"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
@@ -91,8 +90,7 @@ func benchVisionViTg(b *testing.B, n int) {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	var ru0, ru1 syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru0)
+	cpu0 := processCPU()
 	b.ResetTimer()
 	for range b.N {
 		if _, err := m.Forward(ctx, x, VisionOptions{}); err != nil {
@@ -100,9 +98,9 @@ func benchVisionViTg(b *testing.B, n int) {
 		}
 	}
 	b.StopTimer()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru1)
-	cpu := ru1.Utime.Nano() + ru1.Stime.Nano() - ru0.Utime.Nano() - ru0.Stime.Nano()
-	b.ReportMetric(float64(cpu)/1e9/float64(b.N*n), "cpu-s/image")
+	if cpu0 >= 0 {
+		b.ReportMetric((processCPU()-cpu0).Seconds()/float64(b.N*n), "cpu-s/image")
+	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/1e9/float64(b.N*n), "s/image")
 }
 
