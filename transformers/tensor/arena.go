@@ -72,3 +72,21 @@ func checkDst(op string, dst *Tensor, shape []int) {
 		panic(fmt.Sprintf("tensor.%s: destination %v, want shape %v", op, got, shape))
 	}
 }
+
+// overlaps reports whether a and b share memory.
+func overlaps(a, b []float32) bool {
+	if len(a) == 0 || len(b) == 0 {
+		return false
+	}
+	a0, b0 := uintptr(unsafe.Pointer(&a[0])), uintptr(unsafe.Pointer(&b[0]))
+	return a0 < b0+uintptr(4*len(b)) && b0 < a0+uintptr(4*len(a))
+}
+
+// checkNoOverlap panics if dst shares memory with any of the inputs of op (nil inputs skipped).
+func checkNoOverlap(op string, dst *Tensor, inputs ...*Tensor) {
+	for _, in := range inputs {
+		if in != nil && overlaps(dst.Data, in.Data) {
+			panic(fmt.Sprintf("tensor.%s: destination %v overlaps an input %v", op, dst.Shape, in.Shape))
+		}
+	}
+}

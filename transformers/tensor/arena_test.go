@@ -71,7 +71,8 @@ func TestIntoOpsOverwriteDestination(t *testing.T) {
 	}
 }
 
-// A destination of the wrong shape is a programming error: a panic that names the operation.
+// A destination of the wrong shape, or one that overlaps an input, is a programming error: a
+// panic that names the operation.
 func TestIntoOpsCheckDestination(t *testing.T) {
 	x := New(2, 3)
 	for name, f := range map[string]func(){
@@ -79,6 +80,24 @@ func TestIntoOpsCheckDestination(t *testing.T) {
 		"LayerNormInto": func() { LayerNormInto(New(3, 2), x, nil, nil, 1e-5) },
 		"PermuteInto":   func() { PermuteInto(New(2, 3), x, 1, 0) },
 		"AttentionInto": func() { AttentionInto(nil, New(1, 1, 2, 3), New(1, 1, 2, 3), New(1, 1, 2, 3), nil, 1) },
+	} {
+		func() {
+			defer func() {
+				if msg := fmt.Sprint(recover()); !strings.Contains(msg, "tensor."+name+": destination") {
+					t.Errorf("%s: panic %q", name, msg)
+				}
+			}()
+			f()
+		}()
+	}
+	// a destination that shares memory with an input (other than LayerNormInto's x itself)
+	buf := New(40)
+	q := From(buf.Data[:6], 1, 1, 2, 3)
+	for name, f := range map[string]func(){
+		"LinearInto":    func() { LinearInto(From(buf.Data[2:6], 2, 2), From(buf.Data[:6], 2, 3), WeightFrom(New(2, 3)), nil) },
+		"LayerNormInto": func() { LayerNormInto(From(buf.Data[1:7], 2, 3), From(buf.Data[:6], 2, 3), nil, nil, 1e-5) },
+		"PermuteInto":   func() { PermuteInto(From(buf.Data[3:9], 3, 2), From(buf.Data[:6], 2, 3), 1, 0) },
+		"AttentionInto": func() { AttentionInto(From(buf.Data[:6], 1, 1, 2, 3), q, New(1, 1, 2, 3), New(1, 1, 2, 3), nil, 1) },
 	} {
 		func() {
 			defer func() {

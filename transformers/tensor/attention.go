@@ -24,6 +24,7 @@ func Attention(q, k, v *Tensor, mask *Tensor, scale float32) *Tensor {
 // and must not overlap q, k, v or mask.
 func AttentionInto(dst, q, k, v *Tensor, mask *Tensor, scale float32) {
 	checkDst("AttentionInto", dst, attentionShape("AttentionInto", q, k, v))
+	checkNoOverlap("AttentionInto", dst, q, k, v, mask)
 	attention("AttentionInto", dst, q, k, v, mask, scale)
 }
 

@@ -16,6 +16,7 @@ func Linear(x *Tensor, w *Weight, b *Weight) *Tensor {
 func LinearInto(dst, x *Tensor, w *Weight, b *Weight) {
 	shape, m, n, k := linearShape("LinearInto", x, w, b)
 	checkDst("LinearInto", dst, shape)
+	checkNoOverlap("LinearInto", dst, x)
 	linear(dst.Data, x.Data, w, b, m, n, k)
 }
 

@@ -314,6 +314,9 @@ func LayerNorm(x *Tensor, w, b *Weight, eps float32) *Tensor {
 // itself: each row is read before it is written).
 func LayerNormInto(dst, x *Tensor, w, b *Weight, eps float32) {
 	checkDst("LayerNormInto", dst, x.Shape)
+	if len(dst.Data) > 0 && len(x.Data) > 0 && &dst.Data[0] != &x.Data[0] {
+		checkNoOverlap("LayerNormInto", dst, x) // x itself is fine, part of it is not
+	}
 	layerNorm("LayerNormInto", dst, x, w, b, eps)
 }
 

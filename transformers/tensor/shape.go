@@ -128,6 +128,7 @@ func Permute(t *Tensor, perm ...int) *Tensor {
 func PermuteInto(dst, t *Tensor, perm ...int) {
 	perm, shape := permuteShape("PermuteInto", t, perm)
 	checkDst("PermuteInto", dst, shape)
+	checkNoOverlap("PermuteInto", dst, t)
 	permute(dst, t, perm)
 }
 
