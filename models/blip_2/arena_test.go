@@ -6,13 +6,11 @@ package blip2
 
 import (
 	"context"
-	"reflect"
 	"runtime"
 	"runtime/debug"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
-	"github.com/gotransformers/gotransformers/transformers/weights"
 	"github.com/stretchr/testify/require"
 )
 
@@ -37,14 +35,9 @@ func TestLayerBuffersReused(t *testing.T) {
 	vision := func(layers int) uint64 {
 		c := NewBlip2VisionConfig()
 		c.HiddenSize, c.ImageSize, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers = 256, 112, 1024, 4, layers
-		m, err := NewBlip2VisionModel(c, weights.NewShapeBinder())
-		require.NoError(t, err)
-		state := uint64(7)
-		fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
-		x := tensor.New(2, 3, 112, 112)
-		for i := range x.Data {
-			x.Data[i] = float32(i%17)/17 - 0.5
-		}
+		m := randomVision(t, c, 7)
+		x := ramp(17, 2, 3, 112, 112)
+		var err error
 		return allocated(func() {
 			_, err = m.Forward(ctx, x, VisionOptions{})
 			require.NoError(t, err)
@@ -53,14 +46,9 @@ func TestLayerBuffersReused(t *testing.T) {
 	qformer := func(layers int) uint64 {
 		c := NewBlip2QFormerConfig()
 		c.HiddenSize, c.IntermediateSize, c.NumAttentionHeads, c.NumHiddenLayers, c.EncoderHiddenSize = 256, 1024, 4, layers, 96
-		m, err := NewBlip2QFormerModel(c, weights.NewShapeBinder())
-		require.NoError(t, err)
-		state := uint64(9)
-		fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
-		q, img := tensor.New(2, 32, 256), tensor.New(2, 65, 96)
-		for i := range img.Data {
-			img.Data[i] = float32(i%13)/13 - 0.5
-		}
+		m := randomQFormer(t, c, 9)
+		q, img := tensor.New(2, 32, 256), ramp(13, 2, 65, 96)
+		var err error
 		in := &QFormerInput{QueryEmbeds: q, EncoderHiddenStates: img}
 		return allocated(func() {
 			_, err = m.Forward(ctx, in)

@@ -56,6 +56,37 @@ func fillRandom(v reflect.Value, seen map[uintptr]bool, state *uint64) {
 	}
 }
 
+// randomized builds a model with build (given a shape-only binder) and gives its weights
+// deterministic random float32 values (fillRandom).
+func randomized[M any](tb testing.TB, seed uint64, build func(*weights.Binder) (M, error)) M {
+	tb.Helper()
+	m, err := build(weights.NewShapeBinder())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &seed)
+	return m
+}
+
+// randomVision is a vision model of cfg with random weights.
+func randomVision(tb testing.TB, cfg *Blip2VisionConfig, seed uint64) *Blip2VisionModel {
+	return randomized(tb, seed, func(b *weights.Binder) (*Blip2VisionModel, error) { return NewBlip2VisionModel(cfg, b) })
+}
+
+// randomQFormer is a Q-Former of cfg with random weights.
+func randomQFormer(tb testing.TB, cfg *Blip2QFormerConfig, seed uint64) *Blip2QFormerModel {
+	return randomized(tb, seed, func(b *weights.Binder) (*Blip2QFormerModel, error) { return NewBlip2QFormerModel(cfg, b) })
+}
+
+// ramp returns a tensor of the shape holding (i % p) / p - 0.5 at flat index i.
+func ramp(p int, shape ...int) *tensor.Tensor {
+	t := tensor.New(shape...)
+	for i := range t.Data {
+		t.Data[i] = float32(i%p)/float32(p) - 0.5
+	}
+	return t
+}
+
 // BenchmarkVisionModelViTg runs the default (ViT-g/14, 1408 wide, 39 layers, 257 tokens) vision
 // model on one 224x224 image with random float32 weights (4 GB). Measured on an otherwise idle
 // 2-thread Xeon (AVX2 GEMM): about 7.2 s per image (70 GFLOP/s over the weight GEMMs).
@@ -65,16 +96,8 @@ func BenchmarkVisionModelViTg(b *testing.B) { benchVisionViTg(b, 1) }
 func BenchmarkVisionModelViTgBatch4(b *testing.B) { benchVisionViTg(b, 4) }
 
 func benchVisionViTg(b *testing.B, n int) {
-	m, err := NewBlip2VisionModel(NewBlip2VisionConfig(), weights.NewShapeBinder())
-	if err != nil {
-		b.Fatal(err)
-	}
-	state := uint64(88172645463325252)
-	fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
-	x := tensor.New(n, 3, 224, 224)
-	for i := range x.Data {
-		x.Data[i] = float32(i%251)/251 - 0.5
-	}
+	m := randomVision(b, NewBlip2VisionConfig(), 88172645463325252)
+	x := ramp(251, n, 3, 224, 224)
 	ctx := context.Background()
 	if _, err := m.Forward(ctx, x, VisionOptions{}); err != nil { // warm-up: pools, page faults
 		b.Fatal(err)
@@ -107,16 +130,8 @@ func benchVisionViTg(b *testing.B, n int) {
 // BenchmarkQFormerBlip2 runs the default Q-Former (12 layers, 768 wide, 32 queries) against random
 // ViT-g image features of one image.
 func BenchmarkQFormerBlip2(b *testing.B) {
-	m, err := NewBlip2QFormerModel(NewBlip2QFormerConfig(), weights.NewShapeBinder())
-	if err != nil {
-		b.Fatal(err)
-	}
-	state := uint64(88172645463325252)
-	fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
-	q, img := tensor.New(1, 32, 768), tensor.New(1, 257, 1408)
-	for i := range img.Data {
-		img.Data[i] = float32(i%97)/97 - 0.5
-	}
+	m := randomQFormer(b, NewBlip2QFormerConfig(), 88172645463325252)
+	q, img := tensor.New(1, 32, 768), ramp(97, 1, 257, 1408)
 	ctx := context.Background()
 	b.ResetTimer()
 	for range b.N {

@@ -2,13 +2,11 @@ package blip2
 
 import (
 	"context"
-	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
-	"github.com/gotransformers/gotransformers/transformers/weights"
 )
 
 // Masking image tokens out of the cross-attention (encoder_attention_mask) must give the same query
@@ -74,17 +72,8 @@ func TestQFormerSharedKVEqualsPerLayer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-size Q-Former")
 	}
-	m, err := NewBlip2QFormerModel(NewBlip2QFormerConfig(), weights.NewShapeBinder())
-	require.NoError(t, err)
-	state := uint64(0x9e3779b97f4a7c15)
-	fillRandom(reflect.ValueOf(m), map[uintptr]bool{}, &state)
-	q, img := tensor.New(1, 32, 768), tensor.New(1, 257, 1408)
-	for i := range q.Data {
-		q.Data[i] = float32(i%13)/13 - 0.5
-	}
-	for i := range img.Data {
-		img.Data[i] = float32(i%97)/97 - 0.5
-	}
+	m := randomQFormer(t, NewBlip2QFormerConfig(), 0x9e3779b97f4a7c15)
+	q, img := ramp(13, 1, 32, 768), ramp(97, 1, 257, 1408)
 	out, err := m.Forward(context.Background(), &QFormerInput{QueryEmbeds: q, EncoderHiddenStates: img})
 	require.NoError(t, err)
 	h := m.Layernorm.Forward(q)
