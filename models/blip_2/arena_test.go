@@ -6,25 +6,13 @@ package blip2
 
 import (
 	"context"
-	"runtime"
-	"runtime/debug"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/transformers/tensor"
 	"github.com/stretchr/testify/require"
-)
 
-// allocated returns the bytes f allocates on its second call (runtime.MemStats.TotalAlloc): the
-// first fills the kernels' buffer pools, and no GC runs in between to empty them.
-func allocated(f func()) uint64 {
-	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	f()
-	var a, b runtime.MemStats
-	runtime.ReadMemStats(&a)
-	f()
-	runtime.ReadMemStats(&b)
-	return b.TotalAlloc - a.TotalAlloc
-}
+	"github.com/gotransformers/gotransformers/internal/heapstat"
+)
 
 // The vision encoder and the Q-Former reuse their layers' buffers (tensor.Arena): each layer past
 // the first adds only small headers to what a forward allocates (tens of KB), where fresh buffers
@@ -38,7 +26,7 @@ func TestLayerBuffersReused(t *testing.T) {
 		m := randomVision(t, c, 7)
 		x := ramp(17, 2, 3, 112, 112)
 		var err error
-		return allocated(func() {
+		return heapstat.Steady(func() {
 			_, err = m.Forward(ctx, x, VisionOptions{})
 			require.NoError(t, err)
 		})
@@ -50,7 +38,7 @@ func TestLayerBuffersReused(t *testing.T) {
 		q, img := tensor.New(2, 32, 256), ramp(13, 2, 65, 96)
 		var err error
 		in := &QFormerInput{QueryEmbeds: q, EncoderHiddenStates: img}
-		return allocated(func() {
+		return heapstat.Steady(func() {
 			_, err = m.Forward(ctx, in)
 			require.NoError(t, err)
 		})

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"hash/crc32"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/processing/image"
+
+	"github.com/gotransformers/gotransformers/internal/heapstat"
 )
 
 // Headers that claim absurd image dimensions, one per format: each is refused from the header with
@@ -139,7 +140,7 @@ func TestAbsurdImageDimensions(t *testing.T) {
 				t.Fatalf("test file of %d bytes", len(data))
 			}
 			var err error
-			n := allocatedBytes(func() { _, err = image.DecodeBytes(name, data, nil) })
+			n := heapstat.Allocated(func() { _, err = image.DecodeBytes(name, data, nil) })
 			if !errors.Is(err, image.ErrDecompressionBomb) {
 				t.Fatalf("err %v, want ErrDecompressionBomb", err)
 			}
@@ -180,18 +181,9 @@ func TestAbsurdProcessorSize(t *testing.T) {
 			continue // refused at load: fine too
 		}
 		var perr error
-		n := allocatedBytes(func() { _, perr = p.Preprocess([]*image.Image{image.NewImage(2, 2)}, nil) })
+		n := heapstat.Allocated(func() { _, perr = p.Preprocess([]*image.Image{image.NewImage(2, 2)}, nil) })
 		if !errors.Is(perr, image.ErrDecompressionBomb) || n > 1<<20 {
 			t.Errorf("%s: err %v after allocating %d bytes, want ErrDecompressionBomb", cfg, perr, n)
 		}
 	}
-}
-
-func allocatedBytes(fn func()) uint64 {
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }

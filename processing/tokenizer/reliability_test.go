@@ -2,26 +2,18 @@ package tokenizer_test
 
 import (
 	"errors"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/processing/tokenizer"
+
+	"github.com/gotransformers/gotransformers/internal/heapstat"
 )
 
 // Bad tokenizer folders: each is an error naming the file (or, where transformers accepts the
 // file, a working tokenizer), never a panic, and forged ids or counts never make loading allocate
 // for what they claim.
-
-func allocatedDuring(fn func()) uint64 {
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
 
 func TestBadTokenizerFolders(t *testing.T) {
 	const huge = "1099511627776" // 2^40
@@ -56,7 +48,7 @@ func TestBadTokenizerFolders(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			var tok *tokenizer.Tokenizer
 			var err error
-			n := allocatedDuring(func() { tok, err = loadDir(t, "", c.files, tokenizer.LoadOptions{UseSlow: c.slow}) })
+			n := heapstat.Allocated(func() { tok, err = loadDir(t, "", c.files, tokenizer.LoadOptions{UseSlow: c.slow}) })
 			if n > 64<<20 {
 				t.Errorf("loading allocated %d MB", n>>20)
 			}
@@ -79,7 +71,7 @@ func TestBadTokenizerFolders(t *testing.T) {
 			}
 			if err == nil {
 				exercise(t, tok)
-				if n := allocatedDuring(func() { exercise(t, tok) }); n > 64<<20 {
+				if n := heapstat.Allocated(func() { exercise(t, tok) }); n > 64<<20 {
 					t.Errorf("encoding and decoding allocated %d MB", n>>20)
 				}
 			}

@@ -7,11 +7,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/gotransformers/gotransformers/transformers/weights"
+
+	"github.com/gotransformers/gotransformers/internal/heapstat"
 )
 
 // Bad-input classes of checkpoint folders, through the public entry points (LoadStateDict,
@@ -31,17 +32,6 @@ func writeFile(t *testing.T, dir, name string, data []byte) string {
 func safetensorsFile(header string, data []byte) []byte {
 	b := binary.LittleEndian.AppendUint64(nil, uint64(len(header)))
 	return append(append(b, header...), data...)
-}
-
-// allocated runs fn and returns the bytes the Go heap allocated meanwhile (TotalAlloc grows with
-// every allocation, so it bounds the peak from above).
-func allocated(fn func()) uint64 {
-	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
-	fn()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
 }
 
 // TestForgedTensorSizes: small files whose headers claim huge tensors are rejected, and rejecting
@@ -64,7 +54,7 @@ func TestForgedTensorSizes(t *testing.T) {
 				t.Fatalf("test file of %d bytes", st.Size())
 			}
 			var err error
-			n := allocated(func() {
+			n := heapstat.Allocated(func() {
 				var sd *weights.StateDict
 				if sd, err = weights.LoadStateDict(dir); err == nil {
 					sd.Close()
@@ -86,7 +76,7 @@ func TestForgedTensorSizes(t *testing.T) {
 		b := binary.LittleEndian.AppendUint64(nil, 1<<40)
 		writeFile(t, dir, "model.safetensors", append(b, "{}"...))
 		var err error
-		n := allocated(func() { _, err = weights.LoadStateDict(dir) })
+		n := heapstat.Allocated(func() { _, err = weights.LoadStateDict(dir) })
 		if !errors.Is(err, weights.ErrFormat) || n > 1<<20 {
 			t.Fatalf("err %v after allocating %d bytes", err, n)
 		}
