@@ -48,6 +48,16 @@ func headsTake(ar *tensor.Arena, x *tensor.Tensor, heads int) *tensor.Tensor {
 	return y
 }
 
+// mergeTakeRelease merges the heads of x [B, H, T, hd] back into [B, T, H*hd] (a copy taken from
+// ar) and gives x back to ar.
+func mergeTakeRelease(ar *tensor.Arena, x *tensor.Tensor) *tensor.Tensor {
+	b, h, t, hd := x.Shape[0], x.Shape[1], x.Shape[2], x.Shape[3]
+	y := ar.Take(b, t, h, hd)
+	tensor.PermuteInto(y, x, 0, 2, 1, 3)
+	ar.Release(x)
+	return y.Reshape(b, t, h*hd)
+}
+
 // extendedMask turns a [B, T] 0/1 mask into the additive [B, 1, 1, T] mask transformers builds
 // (get_extended_attention_mask / invert_attention_mask): (1 - m) * finfo(float32).min.
 func extendedMask(mask [][]int) *tensor.Tensor {

@@ -44,10 +44,7 @@ func (a *Blip2QFormerMultiHeadAttention) forward(x, key, value, mask *tensor.Ten
 	ctx := ar.Take(b, h, t, hd)
 	tensor.AttentionInto(ctx, q, k, v, mask, float32(1/math.Sqrt(float64(hd))))
 	ar.Release(q, k, v)
-	out := ar.Take(b, t, h, hd) // the heads merged back: [B, T, H, hd]
-	tensor.PermuteInto(out, ctx, 0, 2, 1, 3)
-	ar.Release(ctx)
-	return out.Reshape(b, t, h*hd)
+	return mergeTakeRelease(ar, ctx)
 }
 
 // Blip2QFormerSelfOutput mirrors BertSelfOutput: LayerNorm(dense(h) + input).

@@ -152,10 +152,8 @@ func (a *Blip2Attention) forward(x *tensor.Tensor, ar *tensor.Arena) *tensor.Ten
 	ctx := ar.Take(b, h, t, hd)
 	tensor.AttentionInto(ctx, q, k, v, nil, a.Scale)
 	ar.Release(heads)
-	merged := ar.Take(b, t, h, hd) // the heads merged back: [B, T, H, hd]
-	tensor.PermuteInto(merged, ctx, 0, 2, 1, 3)
-	ar.Release(ctx)
-	out := linearTake(ar, a.Projection, merged.Reshape(b, t, d))
+	merged := mergeTakeRelease(ar, ctx) // [B, T, D]
+	out := linearTake(ar, a.Projection, merged)
 	ar.Release(merged)
 	return out
 }

@@ -523,8 +523,8 @@ func gemmBias(c []float32, ldc int, a []float32, lda int, b matB, m, n, k int, a
 		workers = 1
 	}
 	if bias != nil && (workers <= 1 || nb < 4*workers) {
-		for i := range m {
-			bias.WidenTo(c[i*ldc:i*ldc+n], 0)
+		if m > 0 {
+			fillBias(c, ldc, bias, 0, m, n)
 		}
 		bias, accumulate = nil, true
 	}
